@@ -1,0 +1,213 @@
+"""The `livescope` command line. Heavy modules are imported only by the command that runs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from livescope import RESEARCH_NOTICE, __version__
+from livescope.errors import LivescopeError
+
+BACKBONE_CHOICES = [
+    "xception", "resnet50v2", "efficientnetv2s", "vit_s16", "convmixer_768_32",
+    "mobilenetv3small", "mobilenetv3large", "efficientnetv2b0", "tiny_cnn",
+]
+
+
+def _add_synth(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("synth", help="generate phantom frames, datasets and procedure videos with ground truth")
+    ss = p.add_subparsers(dest="what", required=True, metavar="{images,video,sheet}")
+    im = ss.add_parser("images", help="labelled folder-per-class image sets")
+    im.add_argument("out")
+    im.add_argument("--count", type=int, default=1144, help="images per task tree (default 1144, as the paper)")
+    im.add_argument("--seed", type=int, default=0)
+    im.add_argument("--size", type=int, default=331)
+    im.add_argument("--balance", default="paper",
+                    help="'paper' (normal 808:hemorrhoid 336; Rf0 121:Rf1 173:Rf2 42), 'even', or "
+                         "weights like 'normal=1,hemorrhoid=1,Rf0=1,Rf1=1,Rf2=1,retroflex=1,other=1'")
+    im.add_argument("--workers", type=int, default=0, help="processes (default: all cores)")
+    vd = ss.add_parser("video", help="an H.264 MP4 of a withdrawal with retroflexion episodes, and OUT.json truth")
+    vd.add_argument("out")
+    vd.add_argument("--seconds", type=float, default=60.0)
+    vd.add_argument("--fps", type=float, default=30.0)
+    vd.add_argument("--size", default="1920x1080", help="WxH")
+    vd.add_argument("--seed", type=int, default=0)
+    vd.add_argument("--episodes", default="auto", help="grades of the retroflexion episodes, e.g. 'Rf1,normal,Rf2' (default: random)")
+    vd.add_argument("--crf", type=int, default=23)
+    sh = ss.add_parser("sheet", help="a contact sheet PNG of example frames per class")
+    sh.add_argument("out")
+    sh.add_argument("--seed", type=int, default=0)
+    sh.add_argument("--per-class", type=int, default=6)
+    sh.add_argument("--size", type=int, default=200)
+
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a model bundle (the paper's transfer set-up, or the default cascade)")
+    p.add_argument("--task", choices=["gate", "A", "B", "cascade"], required=False)
+    p.add_argument("--data", help="folder per class, a CSV (path,label[,patient][,split]) or a `synth images` tree")
+    p.add_argument("--backbone", default="efficientnetv2s", choices=BACKBONE_CHOICES)
+    p.add_argument("--weights", default="imagenet", help="imagenet | none | PATH to a weights file")
+    p.add_argument("--out", required=True, help="bundle folder to write")
+    p.add_argument("--size", type=int, default=None, help="input size (default 331, as the paper)")
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--val-fraction", type=float, default=None, help="default 0.2 for A and gate, 0.3 for B (as the paper)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--aug-draws", type=int, default=2, help="augmentation draws per image for the cached-feature training")
+    p.add_argument("--early-stopping", action="store_true", help="stop on validation loss (off to match the paper)")
+    p.add_argument("--fine-tune", type=int, default=0, metavar="N", help="unfreeze the top N backbone layers (beyond the paper)")
+    p.add_argument("--no-class-weights", action="store_true")
+    p.add_argument("--crop", action="store_true", help="crop to the endoscope image area before resizing")
+    p.add_argument("--no-cache", action="store_true", help="train through the frozen backbone instead of on cached features")
+    p.add_argument("--cascade", nargs=3, metavar=("GATE", "A", "B"),
+                   help="assemble one live-assistant bundle from three bundles that share one backbone")
+    p.add_argument("--recipe", choices=["default"], help="'default' retrains models/default from scratch (seeded)")
+    p.add_argument("--real-data", default=None, help="HyperKvasir folder for the default recipe (default ../shared/data/hyperkvasir-lower-gi)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="livescope",
+        description=f"Real-time assistant for internal hemorrhoid grading in colonoscopy. {RESEARCH_NOTICE}",
+    )
+    parser.add_argument("--version", action="version", version=f"livescope {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show TensorFlow logs and full tracebacks")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    _add_synth(sub)
+    _add_train(sub)
+
+    ev = sub.add_parser("evaluate", help="metrics with 95%% bootstrap intervals, reading time, confusion matrix and ROC")
+    ev.add_argument("bundle")
+    ev.add_argument("--data", required=True)
+    ev.add_argument("--out", required=True)
+    ev.add_argument("--split", choices=["val", "all"], default="all",
+                    help="'val': only the bundle's own validation split of DATA; 'all': every image")
+    ev.add_argument("--bootstrap", type=int, default=1000)
+    ev.add_argument("--batch-size", type=int, default=32)
+
+    st = sub.add_parser("study", help="the paper's study: every backbone on task A and B, table and figures")
+    st.add_argument("--data", required=True, help="a folder holding A/ and B/ class folders, or a `synth images` tree")
+    st.add_argument("--out", required=True)
+    st.add_argument("--backbones", nargs="+", default=None, choices=BACKBONE_CHOICES)
+    st.add_argument("--weights", default="imagenet")
+    st.add_argument("--quick", action="store_true", help="small images and few epochs: minutes on a 2-core CPU")
+    st.add_argument("--epochs", type=int, default=None)
+    st.add_argument("--size", type=int, default=None)
+    st.add_argument("--seed", type=int, default=0)
+
+    ex = sub.add_parser("explain", help="Grad-CAM triptych (original, heatmap, overlay) for one image")
+    ex.add_argument("image")
+    ex.add_argument("--model", default=None)
+    ex.add_argument("--out", required=True)
+    ex.add_argument("--task", default=None, help="which head to explain (default: the deepest the cascade reaches)")
+
+    rn = sub.add_parser("run", help="the live assistant: analyse a capture device, stream, file or image folder")
+    rn.add_argument("source", help="video file, device index (0) or /dev/videoN, rtsp://|udp://|http:// stream, or image folder")
+    rn.add_argument("--model", default=None)
+    rn.add_argument("--out", default=None, help="folder for the annotated video, frames.jsonl and reports")
+    rn.add_argument("--window", dest="window", action="store_true", default=None)
+    rn.add_argument("--no-window", dest="window", action="store_false")
+    rn.add_argument("--fullscreen", action="store_true")
+    rn.add_argument("--realtime", action="store_true", help="pace a file at its own fps, as a live feed")
+    rn.add_argument("--cam", dest="cam", action="store_true", default=True)
+    rn.add_argument("--no-cam", dest="cam", action="store_false")
+    rn.add_argument("--analyze-every", type=int, default=1, metavar="N")
+    rn.add_argument("--record-raw", action="store_true", help="also record the raw input")
+    rn.add_argument("--no-record", action="store_true", help="do not write the annotated video")
+    rn.add_argument("--mask-osd", dest="mask_osd", action="store_true", default=True,
+                    help="blank everything outside the endoscope area in outputs (default on)")
+    rn.add_argument("--no-mask-osd", dest="mask_osd", action="store_false")
+    rn.add_argument("--device-size", default=None, help="capture resolution WxH")
+    rn.add_argument("--device-fps", type=float, default=None)
+    rn.add_argument("--device-format", default=None, help="pixel format, e.g. mjpeg or yuyv422")
+    rn.add_argument("--max-seconds", type=float, default=None, help="stop after this many seconds")
+    rn.add_argument("--reconnect", type=float, default=30.0, help="seconds to keep retrying a lost live source (0: stop)")
+
+    sc = sub.add_parser("score", help="compare a run's frames.jsonl with the phantom's truth JSON")
+    sc.add_argument("run_dir")
+    sc.add_argument("truth")
+    sc.add_argument("--out", default=None, help="write the JSON here too")
+
+    bn = sub.add_parser("bench", help="latency percentiles and throughput of the live pipeline")
+    bn.add_argument("--source", default="synthetic", help="a video file, or 'synthetic' (phantom 1080p30 H.264)")
+    bn.add_argument("--model", default=None)
+    bn.add_argument("--seconds", type=float, default=20.0)
+    bn.add_argument("--mode", choices=["live", "replay"], default="live")
+    bn.add_argument("--json", default=None)
+    bn.add_argument("--baseline", choices=["naive"], default=None)
+    bn.add_argument("--backbones", nargs="*", default=None, choices=BACKBONE_CHOICES)
+
+    dm = sub.add_parser("demo", help="the Gradio demo in the browser")
+    dm.add_argument("--model", default=None)
+    dm.add_argument("--host", default="127.0.0.1")
+    dm.add_argument("--port", type=int, default=7860)
+    dm.add_argument("--share", action="store_true")
+    dm.add_argument("--auth", default=None, metavar="USER:PASS")
+    dm.add_argument("--max-upload-mb", type=float, default=500)
+
+    sub.add_parser("doctor", help="versions, compute and capture devices, cached weights")
+    return parser
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    cmd = args.command
+    if cmd == "doctor":
+        from livescope.doctor import run_doctor
+        return run_doctor()
+    if cmd == "synth":
+        from livescope.phantom.commands import run_synth
+        return run_synth(args)
+    if cmd == "train":
+        from livescope.models.commands import run_train
+        return run_train(args)
+    if cmd == "evaluate":
+        from livescope.models.commands import run_evaluate
+        return run_evaluate(args)
+    if cmd == "study":
+        from livescope.models.study import run_study
+        return run_study(args)
+    if cmd == "explain":
+        from livescope.cam.commands import run_explain
+        return run_explain(args)
+    if cmd == "run":
+        from livescope.live.commands import run_live
+        return run_live(args)
+    if cmd == "score":
+        from livescope.live.score import run_score
+        return run_score(args)
+    if cmd == "bench":
+        from livescope.bench import run_bench
+        return run_bench(args)
+    if cmd == "demo":
+        from livescope.demo.app import run_demo
+        return run_demo(args)
+    raise AssertionError(cmd)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    from livescope import tfenv
+
+    tfenv.set_debug(args.debug)
+    tfenv.quiet_environment()
+    try:
+        return int(_dispatch(args) or 0)
+    except LivescopeError as exc:
+        if args.debug:
+            raise
+        print(exc.one_line(), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Phantom: synthetic endoscopy frames, labelled datasets and procedure videos with ground truth."""

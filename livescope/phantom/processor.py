@@ -1,0 +1,151 @@
+"""The video processor's frame: black surround, image-area shape, on-screen text, colour style.
+
+Everything here is drawn from the same distribution for every class, so no class can be
+told apart by the border, the text, the image-area shape or a colour cast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+FIRST = ["JANE", "JOHN", "MARIA", "WEI", "ANNA", "LI", "OMAR", "SARA", "PAUL", "MEI"]
+LAST = ["DOE", "ROE", "SMITH", "ZHANG", "MOLLER", "ROSSI", "TANAKA", "NOVAK", "SILVA"]
+
+
+@dataclass
+class ProcessorStyle:
+    brand: str  # "olympus-like" or "fujifilm-like"
+    canvas: tuple[int, int]  # (height, width)
+    area: tuple[int, int, int, int]  # x, y, w, h of the image area
+    shape: str  # octagon | rounded | circle
+    gains: np.ndarray  # white balance, RGB
+    gamma: float
+    patient: str
+    patient_id: str
+    settings: str
+    inset: bool
+    text_scale: float
+    date: str
+    start_seconds: int
+
+    @staticmethod
+    def random(rng: np.random.Generator, canvas: tuple[int, int]) -> ProcessorStyle:
+        h, w = canvas
+        brand = str(rng.choice(["olympus-like", "fujifilm-like"]))
+        side = int(min(h * rng.uniform(0.82, 0.97), w * 0.8))
+        aw = int(side * rng.uniform(1.0, 1.18)) if brand == "fujifilm-like" else side
+        aw = min(aw, int(w * 0.85))
+        x = int(rng.uniform(0.5, 0.95) * (w - aw))
+        y = int((h - side) / 2 + rng.normal(0, 0.02) * h)
+        y = int(np.clip(y, 0, h - side))
+        shape = str(rng.choice(["octagon", "rounded", "circle"], p=[0.45, 0.4, 0.15]))
+        # Processors differ in white balance; keep shifts mild and class-independent.
+        if brand == "olympus-like":
+            gains = np.array([1.04, 0.98, 0.95], np.float32)
+        else:
+            gains = np.array([0.98, 1.0, 1.05], np.float32)
+        gains = gains * (1 + rng.normal(0, 0.035, 3)).astype(np.float32)
+        return ProcessorStyle(
+            brand=brand, canvas=(h, w), area=(x, y, aw, side), shape=shape, gains=gains,
+            gamma=float(rng.uniform(0.85, 1.15)),
+            patient=f"{rng.choice(LAST)}^{rng.choice(FIRST)}",
+            patient_id=f"ID:{int(rng.integers(10**6, 10**7))}",
+            settings=str(rng.choice(["Eh:A5 Ce:1", "Eh:B8 Ce:2", "E:A3 St:2", "FICE off", "NBI off"])),
+            inset=bool(rng.random() < 0.25),
+            text_scale=float(rng.uniform(0.8, 1.1)),
+            date=f"{int(rng.integers(2019, 2026))}/{int(rng.integers(1, 13)):02d}/{int(rng.integers(1, 29)):02d}",
+            start_seconds=int(rng.integers(8 * 3600, 17 * 3600)),
+        )
+
+
+def area_mask(style: ProcessorStyle) -> np.ndarray:
+    """HxW uint8 mask (255 inside the image area) on the full canvas."""
+    h, w = style.canvas
+    x, y, aw, ah = style.area
+    mask = np.zeros((h, w), np.uint8)
+    if style.shape == "octagon":
+        c = int(min(aw, ah) * 0.16)
+        pts = np.array([[x + c, y], [x + aw - c, y], [x + aw, y + c], [x + aw, y + ah - c],
+                        [x + aw - c, y + ah], [x + c, y + ah], [x, y + ah - c], [x, y + c]], np.int32)
+        cv2.fillPoly(mask, [pts], 255, cv2.LINE_AA)
+    elif style.shape == "rounded":
+        rad = int(min(aw, ah) * 0.12)
+        cv2.rectangle(mask, (x + rad, y), (x + aw - rad, y + ah), 255, -1)
+        cv2.rectangle(mask, (x, y + rad), (x + aw, y + ah - rad), 255, -1)
+        for cx, cy in [(x + rad, y + rad), (x + aw - rad, y + rad), (x + rad, y + ah - rad), (x + aw - rad, y + ah - rad)]:
+            cv2.circle(mask, (cx, cy), rad, 255, -1, cv2.LINE_AA)
+    else:
+        cv2.rectangle(mask, (x, y), (x + aw, y + ah), 255, -1)
+        circle = np.zeros_like(mask)
+        cv2.circle(circle, (x + aw // 2, y + ah // 2), int(max(aw, ah) * 0.56), 255, -1, cv2.LINE_AA)
+        mask = np.minimum(mask, circle)
+    return mask
+
+
+def osd_lines(style: ProcessorStyle, seconds: float) -> list[str]:
+    t = style.start_seconds + int(seconds)
+    clock = f"{t // 3600 % 24:02d}:{t // 60 % 60:02d}:{t % 60:02d}"
+    return [style.patient, style.patient_id, style.date, clock, style.settings,
+            "CV-290" if style.brand == "olympus-like" else "EP-6000"]
+
+
+def draw_osd(canvas: np.ndarray, style: ProcessorStyle, seconds: float) -> None:
+    """Draw the on-screen text into the black border (in place, uint8 RGB)."""
+    h, w = canvas.shape[:2]
+    x, y, aw, ah = style.area
+    scale = style.text_scale * h / 900
+    left_room = x > w * 0.12
+    tx = int(w * 0.015) if left_room else x + aw + int(w * 0.01)
+    ty = int(h * 0.06)
+    for i, line in enumerate(osd_lines(style, seconds)):
+        cv2.putText(canvas, line, (tx, ty + int(i * 40 * scale)), cv2.FONT_HERSHEY_SIMPLEX,
+                    scale, (235, 235, 235), max(1, int(2 * scale)), cv2.LINE_AA)
+    if style.inset:
+        ix, iy = tx, int(h * 0.62)
+        cv2.rectangle(canvas, (ix, iy), (ix + int(w * 0.1), iy + int(h * 0.14)), (60, 200, 90), max(1, int(2 * scale)))
+
+
+def clock_box(style: ProcessorStyle) -> tuple[int, int, int, int]:
+    """The rectangle holding the OSD text (redrawn each second in videos)."""
+    h, w = style.canvas
+    x, y, aw, ah = style.area
+    scale = style.text_scale * h / 900
+    left_room = x > w * 0.12
+    tx = int(w * 0.015) if left_room else x + aw + int(w * 0.01)
+    ty = int(h * 0.06)
+    return tx, max(0, ty - int(35 * scale)), int(260 * scale * 1.6), int(6 * 40 * scale + 10)
+
+
+def apply_style(rgb: np.ndarray, style: ProcessorStyle) -> np.ndarray:
+    """White balance and tone curve of the processor (float RGB in, float RGB out)."""
+    out = np.clip(rgb * style.gains, 0, 1)
+    return out ** style.gamma
+
+
+def compose(scene_rgb: np.ndarray, style: ProcessorStyle, seconds: float = 0.0,
+            mask: np.ndarray | None = None) -> np.ndarray:
+    """Place a scene (float RGB) into the processor frame; returns uint8 RGB on the full canvas."""
+    h, w = style.canvas
+    x, y, aw, ah = style.area
+    content = cv2.resize(apply_style(scene_rgb, style), (aw, ah), interpolation=cv2.INTER_LINEAR)
+    canvas = np.zeros((h, w, 3), np.uint8)
+    m = (area_mask(style) if mask is None else mask)[y:y + ah, x:x + aw, None].astype(np.float32) / 255.0
+    canvas[y:y + ah, x:x + aw] = (content * 255 * m + 0.5).astype(np.uint8)
+    draw_osd(canvas, style, seconds)
+    return canvas
+
+
+def degrade(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:
+    """Camera and compression artefacts: blur, sensor noise, exposure, JPEG (uint8 RGB)."""
+    out = img.astype(np.float32)
+    out *= rng.uniform(0.8, 1.2)  # exposure
+    if rng.random() < 0.4:
+        out = cv2.GaussianBlur(out, (0, 0), rng.uniform(0.4, 1.6))
+    out += rng.normal(0, rng.uniform(0.5, 4.0), out.shape).astype(np.float32)
+    out = np.clip(out, 0, 255).astype(np.uint8)
+    q = int(rng.integers(60, 96))
+    ok, enc = cv2.imencode(".jpg", out[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, q])
+    return cv2.imdecode(enc, cv2.IMREAD_COLOR)[..., ::-1].copy()

@@ -85,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--out", required=True)
     ev.add_argument("--split", choices=["val", "all"], default="all",
                     help="'val': only the bundle's own validation split of DATA; 'all': every image")
+    ev.add_argument("--task", choices=["gate", "A", "B"], default=None, help="which head (needed for a cascade bundle)")
     ev.add_argument("--bootstrap", type=int, default=1000)
     ev.add_argument("--batch-size", type=int, default=32)
 

@@ -109,7 +109,7 @@ def _job(args: tuple) -> dict:
 
 
 def synth_images(out: str | Path, count: int, seed: int, size: int = 331, balance: str = "paper",
-                 workers: int = 0) -> dict:
+                 workers: int = 0, b_count: int | None = None, progress: bool = True) -> dict:
     """Write gate/, taskA/ and taskB/ trees plus labels.csv. Task B gets count*336/1144 images
     (the paper's hemorrhoid share) unless the balance is changed."""
     from tqdm import tqdm
@@ -117,7 +117,7 @@ def synth_images(out: str | Path, count: int, seed: int, size: int = 331, balanc
     out = Path(out)
     weights = parse_balance(balance)
     jobs = []
-    b_total = max(3, round(count * 336 / 1144))
+    b_total = b_count or max(3, round(count * 336 / 1144))
     for tree, labels in TREES.items():
         total = b_total if tree == "taskB" else count
         counts = class_counts(total, labels, weights)
@@ -132,10 +132,11 @@ def synth_images(out: str | Path, count: int, seed: int, size: int = 331, balanc
     rows = []
     if workers > 1:
         with ProcessPoolExecutor(workers) as pool:
-            for row in tqdm(pool.map(_job, jobs, chunksize=8), total=len(jobs), desc="phantom images", unit="img"):
+            for row in tqdm(pool.map(_job, jobs, chunksize=8), total=len(jobs), desc="phantom images", unit="img",
+                            disable=not progress, mininterval=1.0):
                 rows.append(row)
     else:
-        rows = [_job(j) for j in tqdm(jobs, desc="phantom images", unit="img")]
+        rows = [_job(j) for j in tqdm(jobs, desc="phantom images", unit="img", disable=not progress, mininterval=1.0)]
     elapsed = time.perf_counter() - t0
     with open(out / "labels.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0].keys()))

@@ -1,0 +1,1 @@
+"""Grad-CAM: the maths (base class, head-only and full-tape variants) and overlay helpers."""

@@ -1,0 +1,1 @@
+"""Image reading, labelled sets, splits and augmentation."""

@@ -1,0 +1,158 @@
+"""Labelled image sets: folder per class, CSV, or a `livescope synth images` tree; splits."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from livescope.data.images import IMAGE_SUFFIXES, ImageReadError, prepare, read_image
+from livescope.errors import LivescopeError
+
+# Canonical label order per task; a bundle's card repeats it and is the source of truth afterwards.
+TASK_LABELS = {
+    "gate": ["other", "retroflex"],
+    "A": ["normal", "hemorrhoid"],
+    "B": ["Rf0", "Rf1", "Rf2"],
+}
+SYNTH_TREE = {"gate": "gate", "A": "taskA", "B": "taskB"}
+DEFAULT_VAL_FRACTION = {"gate": 0.2, "A": 0.2, "B": 0.3}  # the paper: about 80/20 for A, 70/30 for B
+
+
+@dataclass
+class LabelledSet:
+    paths: list[Path]
+    labels: np.ndarray  # int index into label_names
+    label_names: list[str]
+    patients: list[str] | None = None
+    given_split: list[str] | None = None
+    source: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    def fingerprint(self) -> str:
+        h = hashlib.sha256()
+        for p, y in zip(self.paths, self.labels, strict=True):
+            h.update(f"{p.name}:{int(y)}\n".encode())
+        return h.hexdigest()[:16]
+
+    def counts(self) -> dict[str, int]:
+        return {name: int((self.labels == i).sum()) for i, name in enumerate(self.label_names)}
+
+
+def _order_labels(found: list[str], task: str | None) -> list[str]:
+    if task in TASK_LABELS:
+        expected = TASK_LABELS[task]
+        extra = sorted(set(found) - set(expected))
+        if extra:
+            raise LivescopeError(
+                f"labels {extra} do not belong to task {task}",
+                f"task {task} expects the classes {expected}")
+        return [lab for lab in expected if lab in found]
+    return sorted(found)
+
+
+def load_labelled(data: str | Path, task: str | None) -> LabelledSet:
+    """Find the labelled images for a task in DATA (see module docstring)."""
+    data = Path(data)
+    if not data.exists():
+        raise LivescopeError(f"data {data} does not exist", "give a folder per class or a CSV of path,label")
+    if data.is_file():
+        if data.suffix.lower() != ".csv":
+            raise LivescopeError(f"{data} is neither a folder nor a .csv", "give a folder per class or a CSV of path,label")
+        return _from_csv(data, task)
+    if task in SYNTH_TREE and (data / SYNTH_TREE[task]).is_dir():
+        data = data / SYNTH_TREE[task]
+    return _from_folders(data, task)
+
+
+def _from_folders(root: Path, task: str | None) -> LabelledSet:
+    classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if task in TASK_LABELS:
+        classes = [c for c in classes if c in TASK_LABELS[task]] or classes
+    if not classes:
+        raise LivescopeError(f"{root} has no class folders", "put images in one folder per class, e.g. normal/ and hemorrhoid/")
+    names = _order_labels(classes, task)
+    paths, labels = [], []
+    for i, name in enumerate(names):
+        files = sorted(p for p in (root / name).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise LivescopeError(f"class folder {root / name} has no images", "add JPEG/PNG/BMP/TIFF files or remove the folder")
+        paths += files
+        labels += [i] * len(files)
+    if len(names) < 2:
+        raise LivescopeError(f"{root} has only one class ({names[0]})", "a classifier needs at least two class folders")
+    return LabelledSet(paths, np.array(labels), names, source=str(root))
+
+
+def _from_csv(path: Path, task: str | None) -> LabelledSet:
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows or "path" not in rows[0] or "label" not in rows[0]:
+        raise LivescopeError(f"{path} needs the columns path and label", "write a header line: path,label[,patient][,split]")
+    found = sorted({r["label"] for r in rows})
+    names = _order_labels(found, task)
+    if len(names) < 2:
+        raise LivescopeError(f"{path} has only one label ({found})", "a classifier needs at least two classes")
+    base = path.parent
+    paths = [(base / r["path"]) if not Path(r["path"]).is_absolute() else Path(r["path"]) for r in rows]
+    labels = np.array([names.index(r["label"]) for r in rows])
+    patients = [r["patient"] for r in rows] if "patient" in rows[0] else None
+    split = [r["split"] for r in rows] if "split" in rows[0] else None
+    return LabelledSet(paths, labels, names, patients, split, source=str(path))
+
+
+def split_indices(ds: LabelledSet, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified train/validation split; grouped by patient when known; or the given split column."""
+    n = len(ds.labels)
+    idx = np.arange(n)
+    if ds.given_split is not None:
+        tags = np.array([s.strip().lower() for s in ds.given_split])
+        val = np.isin(tags, ["val", "validation", "test", "valid"])
+        if not val.any() or val.all():
+            raise LivescopeError("the split column has no train or no validation rows", "use the values train and val")
+        return idx[~val], idx[val]
+    if ds.patients is not None:
+        from sklearn.model_selection import StratifiedGroupKFold
+
+        k = max(2, int(round(1 / val_fraction)))
+        sgkf = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
+        train, val = next(sgkf.split(idx, ds.labels, groups=np.array(ds.patients)))
+        return np.sort(train), np.sort(val)
+    from sklearn.model_selection import train_test_split
+
+    counts = np.bincount(ds.labels)
+    strat = ds.labels if counts.min() >= 2 else None
+    train, val = train_test_split(idx, test_size=val_fraction, random_state=seed, stratify=strat)
+    return np.sort(train), np.sort(val)
+
+
+def load_images(paths: list[Path], size: int, crop: bool, progress: bool = True) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Read and resize; unreadable files are listed and skipped, never a crash halfway.
+
+    Returns (images uint8 [N,size,size,3], kept index array, warnings)."""
+    from tqdm import tqdm
+
+    out, kept, warnings = [], [], []
+    converted: dict[str, int] = {}
+    for i, p in enumerate(tqdm(paths, desc="reading images", unit="img", disable=not progress, mininterval=1.0)):
+        notes: list[str] = []
+        try:
+            rgb = read_image(p, notes)
+        except ImageReadError as exc:
+            warnings.append(f"skipped: {exc}")
+            continue
+        for n in notes:
+            converted[n] = converted.get(n, 0) + 1
+        out.append(prepare(rgb, size, crop))
+        kept.append(i)
+    for note, count in converted.items():
+        warnings.append(f"{count} image(s): {note}")
+    for w in warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    if not out:
+        raise LivescopeError("no readable images were found", "check that the files are JPEG/PNG/BMP/TIFF images")
+    return np.stack(out), np.array(kept), warnings

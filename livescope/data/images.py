@@ -1,0 +1,118 @@
+"""Reading images of any common kind into RGB uint8, and finding the endoscope image area."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from livescope.errors import LivescopeError
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"}
+
+
+class ImageReadError(ValueError):
+    pass
+
+
+def to_rgb_uint8(img: np.ndarray, notes: list[str] | None = None) -> np.ndarray:
+    """Grey, RGBA/BGRA and 16-bit images become 3-channel uint8 (OpenCV's BGR order in, RGB out)."""
+    if img is None or img.size == 0:
+        raise ImageReadError("empty image")
+    if img.dtype == np.uint16:
+        img = (img / 257).astype(np.uint8)
+        if notes is not None:
+            notes.append("16-bit converted to 8-bit")
+    elif img.dtype in (np.float32, np.float64):
+        img = np.clip(img * (255 if img.max() <= 1.0 else 1), 0, 255).astype(np.uint8)
+    elif img.dtype != np.uint8:
+        img = np.clip(img, 0, 255).astype(np.uint8)
+    if img.ndim == 2:
+        if notes is not None:
+            notes.append("grey converted to RGB")
+        return cv2.cvtColor(img, cv2.COLOR_GRAY2RGB)
+    if img.shape[2] == 4:
+        if notes is not None:
+            notes.append("alpha channel dropped")
+        return cv2.cvtColor(img, cv2.COLOR_BGRA2RGB)
+    if img.shape[2] == 1:
+        return cv2.cvtColor(img[..., 0], cv2.COLOR_GRAY2RGB)
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def read_image(path: str | Path, notes: list[str] | None = None) -> np.ndarray:
+    """Read an image file as RGB uint8; raises ImageReadError with the reason."""
+    path = Path(path)
+    try:
+        data = np.fromfile(str(path), dtype=np.uint8)
+    except OSError as exc:
+        raise ImageReadError(f"cannot read {path}: {exc.strerror}") from None
+    if data.size == 0:
+        raise ImageReadError(f"{path} is empty (0 bytes)")
+    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    if img is None:
+        raise ImageReadError(f"{path} is not a readable image")
+    if min(img.shape[:2]) < 8:
+        raise ImageReadError(f"{path} is too small ({img.shape[1]}x{img.shape[0]} px)")
+    return to_rgb_uint8(img, notes)
+
+
+def read_image_or_exit(path: str | Path) -> np.ndarray:
+    path = Path(path)
+    if not path.exists():
+        raise LivescopeError(f"image {path} does not exist", "check the path")
+    if path.is_dir():
+        raise LivescopeError(f"{path} is a folder, not an image", "give one image file")
+    try:
+        return read_image(path)
+    except ImageReadError as exc:
+        raise LivescopeError(str(exc), "give a JPEG, PNG, BMP or TIFF image") from None
+
+
+def find_endoscope_area(rgb: np.ndarray, threshold: int = 18) -> tuple[int, int, int, int]:
+    """Bounding box (x, y, w, h) of the endoscope image inside the processor's black border.
+
+    The image area is the largest bright connected region; on-screen text is thin, so an
+    opening removes it first. Falls back to the whole frame when nothing stands out.
+    """
+    h, w = rgb.shape[:2]
+    scale = 256.0 / max(h, w)
+    small = cv2.resize(rgb, (max(1, int(w * scale)), max(1, int(h * scale))), interpolation=cv2.INTER_AREA) if scale < 1 else rgb
+    s = scale if scale < 1 else 1.0
+    grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+    mask = (grey > threshold).astype(np.uint8)
+    k = max(3, int(min(mask.shape) * 0.03) | 1)
+    mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k * 3, k * 3)))
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask)
+    if n <= 1:
+        return 0, 0, w, h
+    best = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    x, y, bw, bh, area = stats[best]
+    if area < 0.1 * mask.size:
+        return 0, 0, w, h
+    x0, y0 = int(x / s), int(y / s)
+    x1, y1 = min(w, int(np.ceil((x + bw) / s))), min(h, int(np.ceil((y + bh) / s)))
+    return x0, y0, x1 - x0, y1 - y0
+
+
+def crop_area(rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    x, y, w, h = box
+    return rgb[y:y + h, x:x + w]
+
+
+def mask_outside(rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """Blank everything outside the image area (the on-screen text carries patient data)."""
+    out = np.zeros_like(rgb)
+    x, y, w, h = box
+    out[y:y + h, x:x + w] = rgb[y:y + h, x:x + w]
+    return out
+
+
+def prepare(rgb: np.ndarray, size: int, crop: bool) -> np.ndarray:
+    """What a model sees: optionally the endoscope area, resized to size x size (uint8 RGB)."""
+    if crop:
+        rgb = crop_area(rgb, find_endoscope_area(rgb))
+    interp = cv2.INTER_AREA if min(rgb.shape[:2]) > size else cv2.INTER_LINEAR
+    return cv2.resize(rgb, (size, size), interpolation=interp)

@@ -1,0 +1,132 @@
+"""`livescope score`: a run's frames.jsonl against the phantom's truth JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from livescope.errors import LivescopeError
+
+STABLE = {"normal", "Rf0", "Rf1", "Rf2"}
+
+
+def read_frames(path: Path) -> list[dict]:
+    """Every complete line (a line cut by a crash is ignored)."""
+    rows = []
+    with open(path) as f:
+        for line in f:
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                break
+    return rows
+
+
+def _runs(flags: list[bool]) -> list[tuple[int, int]]:
+    runs, start = [], None
+    for i, f in enumerate(flags):
+        if f and start is None:
+            start = i
+        if not f and start is not None:
+            runs.append((start, i - 1))
+            start = None
+    if start is not None:
+        runs.append((start, len(flags) - 1))
+    return runs
+
+
+def score_run(run_dir: str | Path, truth_path: str | Path) -> dict:
+    run_dir, truth_path = Path(run_dir), Path(truth_path)
+    frames_path = run_dir / "frames.jsonl" if run_dir.is_dir() else run_dir
+    if not frames_path.exists():
+        raise LivescopeError(f"{frames_path} does not exist", "give the --out folder of a `livescope run`")
+    if not truth_path.exists():
+        raise LivescopeError(f"truth {truth_path} does not exist", "give the .json written next to a `livescope synth video`")
+    truth = json.loads(truth_path.read_text())
+    rows = [r for r in read_frames(frames_path) if r.get("i", -1) >= 0]
+    if not rows:
+        raise LivescopeError(f"{frames_path} has no frames", "the run wrote nothing; run it again")
+    fps = float(truth["fps"])
+    tg, ta, tb = truth["truth"]["gate"], truth["truth"]["A"], truth["truth"]["B"]
+    n = min(len(rows), len(tg))
+    by_index = {r["i"]: r for r in rows}
+    pred_in = [by_index.get(i, {}).get("state") == "in" for i in range(n)]
+    true_in = [tg[i] == "retroflex" for i in range(n)]
+    shown = [by_index.get(i, {}).get("grade") for i in range(n)]
+    a_shown = [by_index.get(i, {}).get("a") for i in range(n)]
+    gate_acc = float(np.mean([p == t for p, t in zip(pred_in, true_in, strict=True)]))
+    a_pairs = [(a_shown[i], ta[i]) for i in range(n) if true_in[i] and pred_in[i] and a_shown[i] in ("normal", "hemorrhoid")]
+    b_pairs = [(shown[i], tb[i]) for i in range(n) if tb[i] and pred_in[i] and shown[i] in STABLE]
+    true_eps = [(e["start_frame"], min(e["end_frame"], n - 1), e["grade"]) for e in truth["episodes"] if e["start_frame"] < n]
+    pred_eps = _runs(pred_in)
+    report_path = run_dir / "report.json" if run_dir.is_dir() else None
+    decided = {}
+    if report_path is not None and report_path.exists():
+        for e in json.loads(report_path.read_text()).get("episodes", []):
+            decided[(e["start_frame"], e["end_frame"])] = e.get("grade")
+
+    def pred_grade(s: int, e: int) -> str | None:
+        for (ds, de), g in decided.items():
+            if abs(ds - s) <= 1 and abs(de - e) <= 1:
+                return g
+        vals = [g for g in shown[s:e + 1] if g in STABLE]
+        return max(set(vals), key=vals.count) if vals else None
+
+    per_episode = []
+    found = 0
+    for s, e, grade in true_eps:
+        best = None
+        for ps, pe in pred_eps:
+            ov = max(0, min(e, pe) - max(s, ps) + 1)
+            if ov >= 0.5 * (e - s + 1) and (best is None or ov > best[2]):
+                best = (ps, pe, ov)
+        delay = None
+        for i in range(s, e + 1):
+            if pred_in[i] and shown[i] in STABLE:
+                delay = (i - s) / fps
+                break
+        entry = {"true_start_s": round(s / fps, 3), "true_end_s": round(e / fps, 3), "true_grade": grade,
+                 "found": best is not None, "decision_delay_s": None if delay is None else round(delay, 3)}
+        if best is not None:
+            found += 1
+            g = pred_grade(best[0], best[1])
+            entry.update({"pred_start_s": round(best[0] / fps, 3), "pred_end_s": round(best[1] / fps, 3),
+                          "pred_grade": g, "grade_correct": g == grade})
+        per_episode.append(entry)
+    correct_pred = 0
+    for ps, pe in pred_eps:
+        if any(max(0, min(e, pe) - max(s, ps) + 1) >= 0.5 * (pe - ps + 1) for s, e, _ in true_eps):
+            correct_pred += 1
+    changes = sum(1 for i in range(1, n) if (pred_in[i], shown[i]) != (pred_in[i - 1], shown[i - 1]))
+    minutes = n / fps / 60
+    delays = [p["decision_delay_s"] for p in per_episode if p["decision_delay_s"] is not None]
+    graded = [p for p in per_episode if p["found"]]
+    return {
+        "frames_scored": n, "fps": fps,
+        "frame_gate_accuracy": gate_acc,
+        "frame_A_accuracy": float(np.mean([a == b for a, b in a_pairs])) if a_pairs else None,
+        "frame_A_coverage": len(a_pairs) / max(1, sum(true_in)),
+        "frame_B_accuracy": float(np.mean([a == b for a, b in b_pairs])) if b_pairs else None,
+        "frame_B_coverage": len(b_pairs) / max(1, sum(1 for x in tb[:n] if x)),
+        "episodes_true": len(true_eps), "episodes_predicted": len(pred_eps),
+        "episode_recall": found / len(true_eps) if true_eps else None,
+        "episode_precision": correct_pred / len(pred_eps) if pred_eps else None,
+        "episode_grade_accuracy": float(np.mean([p["grade_correct"] for p in graded])) if graded else None,
+        "decision_delay_s": {"median": float(np.median(delays)) if delays else None,
+                             "max": float(np.max(delays)) if delays else None,
+                             "undecided_episodes": len(per_episode) - len(delays)},
+        "flicker_changes_per_min": changes / minutes if minutes > 0 else None,
+        "per_episode": per_episode,
+    }
+
+
+def run_score(args: argparse.Namespace) -> int:
+    result = score_run(args.run_dir, args.truth)
+    text = json.dumps(result, indent=2)
+    if args.out:
+        Path(args.out).write_text(text)
+    print(text)
+    return 0

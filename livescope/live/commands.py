@@ -20,9 +20,14 @@ def replay(source: str, bundle=None, out: str | Path | None = None, realtime: bo
     from livescope.live.sources import StreamSource, open_source
     from livescope.models.cascade import Cascade
 
-    cascade = cascade or Cascade(bundle)
+    # Open the source first: a wrong path fails at once, before the model loads.
     src = open_source(source, realtime=realtime, device_size=device_size, device_fps=device_fps,
                       device_format=device_format)
+    try:
+        cascade = cascade or Cascade(bundle)
+    except BaseException:
+        src.close()
+        raise
     factory = None
     if isinstance(src, StreamSource):
         factory = lambda: StreamSource(source)  # noqa: E731

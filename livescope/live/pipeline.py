@@ -115,7 +115,7 @@ class Pipeline:
         self.stats = RunStats()
         self.stop = threading.Event()
         self.cam_on = options.cam
-        self.recording = options.record
+        self.recording = options.record or options.record_raw  # the r key pauses both recordings
         self.timeline: list[tuple[float, float, float | None, int]] = []  # pts, p_gate, p_hem, state
         self._lock = threading.Lock()
         self._latest: Analysis | None = None
@@ -195,7 +195,7 @@ class Pipeline:
         else:
             scene = frame.image.copy() if drawing else frame.image
         if self.raw is not None and self.recording:
-            self.raw.write(scene)
+            self.raw.write(scene.copy() if drawing else scene)  # the overlay draws into scene next
         if drawing:
             scene = self.renderer.render(scene, state, analysis.cam if analysis else None, box, self._status(),
                                          cam_on=self.cam_on, no_signal=self.no_signal)
@@ -444,18 +444,25 @@ class Pipeline:
         frame = first
         last_shape = first.image.shape
         period = 1.0 / self.fps
+        last_real = time.monotonic()
+        signal_timeout = max(0.5, 5 * period)  # no frame for this long: the display says "no signal"
         while not self.stop.is_set():
             if frame is not None:
+                if frame.index >= 0:
+                    last_real = time.monotonic()
+                    self.no_signal = False
+                    last_shape = frame.image.shape
                 with self._lock:
                     latest = self._latest
                 self._emit(frame, latest, latest is not None and latest.index == frame.index)
-                last_shape = frame.image.shape
             if self._deadline_passed(t0):
                 break
             try:
-                frame = q.get(timeout=period * 3)
+                frame = q.get(timeout=period)
             except queue.Empty:
-                if self.no_signal:  # keep the display (and the recording) alive with a "no signal" frame
+                if time.monotonic() - last_real > signal_timeout:
+                    # Keep the display (and the recording) alive with a "no signal" frame.
+                    self.no_signal = True
                     self.stats.no_signal_frames += 1
                     frame = Frame(-1, time.monotonic(), time.monotonic() - t0, np.zeros(last_shape, np.uint8))
                 else:

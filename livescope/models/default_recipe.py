@@ -102,7 +102,7 @@ def _multitask_dataset(x, y, batch: int, seed: int, augment: bool):
 
 
 def train_default(out: str | Path, real_data: str | None = None, seed: int = 0, size: int | None = None,
-                  epochs: int | None = None, phantom_count: int = 1800, b_count: int = 1500,
+                  epochs: int | None = None, phantom_count: int = 1500, b_count: int = 1800,
                   work: str | Path | None = None, video_check: bool = True) -> Path:
     from livescope.phantom.dataset import synth_images
 
@@ -141,6 +141,7 @@ def train_default(out: str | Path, real_data: str | None = None, seed: int = 0, 
     train_model.compile(
         optimizer=k.optimizers.Adam(k.optimizers.schedules.CosineDecay(1e-3, steps, alpha=0.02)),
         loss={task: "sparse_categorical_crossentropy" for task in heads},
+        loss_weights={"gate": 1.0, "A": 1.0, "B": 2.0},  # the grade is the hardest cue; it gets more weight
         weighted_metrics={task: ["accuracy"] for task in heads})
     ds = _multitask_dataset(x, y, batch, seed, augment=True)
     t0 = time.perf_counter()
@@ -181,7 +182,7 @@ def train_default(out: str | Path, real_data: str | None = None, seed: int = 0, 
             "total_training_samples": int(len(x)),
         },
         training={"optimizer": "Adam, cosine decay from 1e-3", "batch_size": batch, "epochs": epochs,
-                  "loss": "cross-entropy per head, masked where a label is missing, balanced class weights",
+                  "loss": "cross-entropy per head (weights gate 1, A 1, B 2), masked where a label is missing, balanced class weights",
                   "augmentation": "flips, rotation +-180 deg, zoom 12%, brightness 10%, contrast 10%",
                   "seconds": round(train_s, 1), "machine": _machine(),
                   "final_loss": float(hist.history["loss"][-1])},

@@ -117,6 +117,8 @@ def render_retroflex(rng: np.random.Generator, size: int, grade: str) -> Scene:
     r = np.sqrt(dy ** 2 + dx ** 2)
     phi = np.arctan2(dy, dx)
     ring_r = float(size * rng.uniform(0.15, 0.24))
+    # The shaft leaves the canal towards an edge; cushions sit where it does not hide them.
+    shaft_angle = float(rng.uniform(0, 2 * np.pi) if rng.random() < 0.3 else np.pi / 2 + rng.normal(0, 0.5))
     wobble = 1 + 0.12 * (smooth_noise(rng, 1, 64, 6)[0][((phi + np.pi) / (2 * np.pi) * 63).astype(int)] - 0.5)
     rr = r / (ring_r * wobble)
 
@@ -132,7 +134,9 @@ def render_retroflex(rng: np.random.Generator, size: int, grade: str) -> Scene:
     # Cushions (anal cushions; enlarged and bluish-purple when they are hemorrhoids).
     hemorrhoid = grade != "normal"
     n = int(rng.integers(1, 5)) if hemorrhoid else int(rng.integers(2, 4))
-    angles = rng.uniform(0, 2 * np.pi) + np.sort(rng.choice(np.arange(8), n, replace=False)) * (2 * np.pi / 8)
+    slots = float(rng.uniform(0, 2 * np.pi)) + np.arange(8) * (2 * np.pi / 8)
+    away = np.abs(np.angle(np.exp(1j * (slots - shaft_angle)))) > 0.75
+    angles = np.sort(rng.choice(slots[away], min(n, int(away.sum())), replace=False))
     height = np.zeros((size, size), np.float32)
     cushion_mask = np.zeros((size, size), np.float32)
     centres = []
@@ -171,7 +175,7 @@ def render_retroflex(rng: np.random.Generator, size: int, grade: str) -> Scene:
     if grade in ("Rf1", "Rf2") and (grade == "Rf1" or rng.random() < 0.5):
         # Red colour signs: red wale lines along the cushion and cherry-red spots.
         for cy, cx, radial, tangential, a in centres:
-            for _ in range(int(rng.integers(2, 6))):
+            for _ in range(int(rng.integers(3, 7))):
                 start = np.array([cx, cy]) + rng.normal(0, radial * 0.4, 2)
                 direction = np.array([-np.sin(a), np.cos(a)]) * rng.choice([-1, 1])
                 pts = [start]
@@ -179,11 +183,12 @@ def render_retroflex(rng: np.random.Generator, size: int, grade: str) -> Scene:
                     direction = direction + rng.normal(0, 0.35, 2)
                     direction /= np.linalg.norm(direction)
                     pts.append(pts[-1] + direction * tangential * 0.18)
+                # Red wale signs: longitudinal dilated venules, clearly wider than the fine vessels.
                 cv2.polylines(red_sign, [np.array(pts, np.int32)], False, 1.0,
-                              max(1, int(size * rng.uniform(0.004, 0.01))), cv2.LINE_AA)
-            for _ in range(int(rng.integers(2, 8))):
+                              max(2, int(size * rng.uniform(0.009, 0.018))), cv2.LINE_AA)
+            for _ in range(int(rng.integers(3, 9))):
                 p = np.array([cx, cy]) + rng.normal(0, radial * 0.5, 2)
-                cv2.circle(red_sign, (int(p[0]), int(p[1])), max(1, int(size * rng.uniform(0.005, 0.014))), 1.0, -1, cv2.LINE_AA)
+                cv2.circle(red_sign, (int(p[0]), int(p[1])), max(2, int(size * rng.uniform(0.01, 0.022))), 1.0, -1, cv2.LINE_AA)
         red_sign *= cushion_mask > 0.25
         red = _rgb(0.86, 0.06, 0.10)
         a_ = (red_sign * 0.9)[..., None]
@@ -195,7 +200,7 @@ def render_retroflex(rng: np.random.Generator, size: int, grade: str) -> Scene:
             layer = np.zeros((size, size), np.float32)
             p = (int(cx + rng.normal(0, radial * 0.3)), int(cy + rng.normal(0, radial * 0.3)))
             if kind == "erosion":
-                axes = (max(2, int(radial * rng.uniform(0.3, 0.6))), max(2, int(radial * rng.uniform(0.2, 0.45))))
+                axes = (max(3, int(radial * rng.uniform(0.45, 0.8))), max(3, int(radial * rng.uniform(0.3, 0.6))))
                 cv2.ellipse(layer, p, axes, float(rng.uniform(0, 180)), 0, 360, 1.0, -1)
                 layer *= 0.6 + 0.4 * smooth_noise(rng, size, size, size / 40)
                 rim = cv2.GaussianBlur(layer, (0, 0), size * 0.006) - layer * 0.8
@@ -203,7 +208,7 @@ def render_retroflex(rng: np.random.Generator, size: int, grade: str) -> Scene:
                 img = _blend(img, ero, layer)
                 img = _blend(img, _rgb(0.8, 0.05, 0.08), np.clip(rim, 0, 1))
             elif kind == "thrombus":
-                axes = (max(2, int(radial * rng.uniform(0.25, 0.5))), max(2, int(radial * rng.uniform(0.2, 0.4))))
+                axes = (max(3, int(radial * rng.uniform(0.4, 0.7))), max(3, int(radial * rng.uniform(0.3, 0.55))))
                 cv2.ellipse(layer, p, axes, float(rng.uniform(0, 180)), 0, 360, 1.0, -1)
                 layer = cv2.GaussianBlur(layer, (0, 0), size * 0.004)
                 img = _blend(img, _rgb(0.22, 0.04, 0.12), 0.9 * layer)
@@ -215,7 +220,7 @@ def render_retroflex(rng: np.random.Generator, size: int, grade: str) -> Scene:
                     direction = direction + rng.normal(0, 0.3, 2)
                     direction /= np.linalg.norm(direction)
                     pts.append(pts[-1] + direction * size * 0.035)
-                thick = max(2, int(size * (0.02 if kind == "oozing" else 0.045)))
+                thick = max(3, int(size * (0.03 if kind == "oozing" else 0.05)))
                 cv2.polylines(layer, [np.array(pts, np.int32)], False, 1.0, thick, cv2.LINE_AA)
                 if kind == "fresh_blood":
                     cv2.circle(layer, tuple(int(v) for v in pts[-1]), thick * 2, 1.0, -1, cv2.LINE_AA)
@@ -229,7 +234,6 @@ def render_retroflex(rng: np.random.Generator, size: int, grade: str) -> Scene:
     img = _speculars(rng, img, int(rng.integers(4, 14)), where=cushion_mask > 0.3 if hemorrhoid else None)
     img = _mucus_and_bubbles(rng, img, int(rng.integers(0, 4)), int(rng.integers(0, 6)))
 
-    shaft_angle = float(rng.uniform(0, 2 * np.pi) if rng.random() < 0.3 else np.pi / 2 + rng.normal(0, 0.5))
     sy, sx = np.sin(shaft_angle), np.cos(shaft_angle)  # (y, x) towards the edge
     along = dy * sy + dx * sx
     across = -dy * sx + dx * sy
@@ -244,6 +248,9 @@ def render_retroflex(rng: np.random.Generator, size: int, grade: str) -> Scene:
     img = _blend(img, shaft_rgb, shaft)
     masks["shaft"] = shaft > 0.5
     masks["dentate_line"] = band > 0.4
+    # What the shaft hides is not visible: masks describe what the picture shows.
+    for key in ("cushion", "red_sign", "bleeding_sign", "dentate_line"):
+        masks[key] = masks[key] & (shaft < 0.05)
     params = {"grade": grade, "cushions": n, "ring_radius": float(ring_r / size), "shaft_angle": float(shaft_angle)}
     return Scene(np.clip(img, 0, 1).astype(np.float32), masks, params)
 

@@ -1,0 +1,53 @@
+import json
+
+import av
+import numpy as np
+
+from livescope.phantom.video import ProcedureRenderer, frame_truth, plan_withdrawal
+
+
+def test_truth_matches_video(short_video):
+    truth = json.loads(short_video.with_suffix(".json").read_text())
+    with av.open(str(short_video)) as c:
+        s = c.streams.video[0]
+        frames = sum(1 for _ in c.decode(video=0))
+        assert (s.codec_context.width, s.codec_context.height) == (truth["width"], truth["height"]) == (320, 240)
+        assert abs(float(s.average_rate) - truth["fps"]) < 1e-6
+        assert s.codec_context.name == "h264"
+    assert frames == truth["frames"] == len(truth["truth"]["gate"]) == 8 * 15
+    (ep,) = truth["episodes"]
+    assert ep["grade"] == "Rf1"
+    gate = truth["truth"]["gate"]
+    assert all(g == "retroflex" for g in gate[ep["start_frame"]:ep["end_frame"] + 1])
+    assert gate[ep["start_frame"] - 1] == "other" and gate[ep["end_frame"] + 1] == "other"
+    assert all(b == "Rf1" for b in truth["truth"]["B"][ep["start_frame"]:ep["end_frame"] + 1])
+
+
+def _frames(seed, n=20):
+    rng = np.random.default_rng([seed, 7])
+    segs = plan_withdrawal(rng, 10, 10, ["Rf2"])
+    r = ProcedureRenderer(rng, 320, 240, 10)
+    out = []
+    for i, f in r.frames(segs):
+        out.append(f)
+        if i + 1 >= n:
+            break
+    return out, segs
+
+
+def test_video_frames_deterministic():
+    a, segs = _frames(11)
+    b, _ = _frames(11)
+    c, _ = _frames(12)
+    assert all(x.tobytes() == y.tobytes() for x, y in zip(a, b, strict=True))
+    assert any(x.tobytes() != y.tobytes() for x, y in zip(a, c, strict=True))
+
+
+def test_plan_covers_every_frame_with_several_grades():
+    rng = np.random.default_rng(0)
+    segs = plan_withdrawal(rng, 60, 30, ["Rf0", "normal", "Rf2"])
+    assert segs[0].start == 0 and segs[-1].end == 1800
+    assert all(a.end == b.start for a, b in zip(segs, segs[1:], strict=False))
+    truth = frame_truth(segs)
+    assert [s.grade for s in segs if s.kind == "retroflex"] == ["Rf0", "normal", "Rf2"]
+    assert len(truth["gate"]) == 1800

@@ -13,7 +13,7 @@ def replay(source: str, bundle=None, out: str | Path | None = None, realtime: bo
            cam: bool = True, analyze_every: int = 1, mask_osd: bool = True, record: bool = True,
            progress: bool = False, cascade=None, max_seconds: float | None = None, window: bool = False,
            fullscreen: bool = False, record_raw: bool = False, reconnect_s: float = 30.0,
-           device_size=None, device_fps=None, device_format=None, on_progress=None):
+           device_size=None, device_fps=None, device_format=None, on_progress=None, stop=None):
     """Run the pipeline on SOURCE and write the outputs; returns (report dict, pipeline)."""
     from livescope.live.pipeline import Pipeline, RunOptions
     from livescope.live.report import write_reports
@@ -35,9 +35,7 @@ def replay(source: str, bundle=None, out: str | Path | None = None, realtime: bo
     opt = RunOptions(out=out, window=window, fullscreen=fullscreen, cam=cam, analyze_every=analyze_every,
                      record=record, record_raw=record_raw, mask_osd=mask_osd, max_seconds=max_seconds,
                      reconnect_s=reconnect_s, progress=progress)
-    pipe = Pipeline(cascade, src, opt, source_factory=factory)
-    if on_progress is not None:
-        pipe.on_progress = on_progress
+    pipe = Pipeline(cascade, src, opt, source_factory=factory, stop=stop, on_progress=on_progress)
     try:
         pipe.run()
     finally:

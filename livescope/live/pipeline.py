@@ -101,7 +101,8 @@ class RunStats:
 
 
 class Pipeline:
-    def __init__(self, cascade, source: Source, options: RunOptions, source_factory=None):
+    def __init__(self, cascade, source: Source, options: RunOptions, source_factory=None,
+                 stop: threading.Event | None = None, on_progress=None):
         self.cascade = cascade
         self.source = source
         self.source_factory = source_factory  # re-opens a live source after it was lost
@@ -113,7 +114,8 @@ class Pipeline:
         self.renderer = OverlayRenderer(self.labels.get("A"), self.positive.get("A", "hemorrhoid"))
         self.area = EndoscopeArea()
         self.stats = RunStats()
-        self.stop = threading.Event()
+        self.stop = stop or threading.Event()  # set it (q key, SIGINT, the demo's Stop) to finish cleanly
+        self.on_progress = on_progress  # called as on_progress(frames_done, total_or_None)
         self.cam_on = options.cam
         self.recording = options.record or options.record_raw  # the r key pauses both recordings
         self.timeline: list[tuple[float, float, float | None, int]] = []  # pts, p_gate, p_hem, state
@@ -429,6 +431,8 @@ class Pipeline:
                 self._emit(f, self._latest, a is not None)
                 if progress is not None:
                     progress.update(1)
+                if self.on_progress is not None:
+                    self.on_progress(self.stats.frames_shown, getattr(self.source, "total", None))
             pending = []
             if self._deadline_passed(t0):
                 break

@@ -1,0 +1,282 @@
+"""`livescope bench`: latency percentiles and throughput of the real pipeline, the naive
+baseline measured in the same run, and the paper backbones' reading times.
+
+Benchmarks print figures; tests never assert timings."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from livescope.live.report import _percentiles
+
+# The paper's reading times for the task A validation set (229 images) on a Mac mini M1.
+PAPER_A_SECONDS = {"xception": 3.2, "resnet50v2": 2.7, "efficientnetv2s": 3.5, "vit_s16": 9.5, "convmixer_768_32": 8.1}
+
+
+class ResourceMonitor:
+    """Samples this process's RSS and CPU once a second on a thread."""
+
+    def __init__(self):
+        import psutil
+
+        self.proc = psutil.Process()
+        self.samples: list[tuple[float, float]] = []  # (seconds, rss MB)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self):
+        self.t0 = time.monotonic()
+        self.cpu0 = self.proc.cpu_times()
+        self.thread.start()
+        return self
+
+    def _run(self):
+        while not self.stop.wait(1.0):
+            self.samples.append((time.monotonic() - self.t0, self.proc.memory_info().rss / 2**20))
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+        self.wall = time.monotonic() - self.t0
+        cpu1 = self.proc.cpu_times()
+        self.cpu_s = (cpu1.user - self.cpu0.user) + (cpu1.system - self.cpu0.system)
+
+    def summary(self) -> dict:
+        import resource
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+        rss = [s[1] for s in self.samples]
+        growth = None
+        if len(rss) >= 5:
+            base = float(np.median(rss[len(rss) // 5: len(rss) // 5 + 3]))  # after warm-up
+            growth = (float(np.median(rss[-3:])) - base) / base * 100
+        return {"peak_rss_mb": round(peak, 1), "rss_growth_pct": None if growth is None else round(growth, 2),
+                "cpu_percent": round(self.cpu_s / max(self.wall, 1e-9) * 100, 1), "cpu_cores": os.cpu_count()}
+
+
+def synthetic_source(seconds: float) -> Path:
+    from livescope.models.bundle import repo_root
+    from livescope.phantom.video import synth_video
+
+    folder = repo_root() / "runs" / "bench"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"phantom_1080p30_{int(seconds)}s.mp4"
+    if not path.exists():
+        print(f"generating a {seconds:.0f} s 1920x1080 30 fps phantom video for the benchmark: {path}")
+        synth_video(path, seconds=max(seconds, 12), fps=30, size="1920x1080", seed=42, progress=False)
+    return path
+
+
+def bench_pipeline(source: Path, cascade, seconds: float, mode: str) -> dict:
+    from livescope.live.pipeline import Pipeline, RunOptions
+    from livescope.live.sources import FileSource
+
+    out = Path(tempfile.mkdtemp(prefix="livescope-bench-"))
+    src = FileSource(source, realtime=(mode == "live"))
+    opt = RunOptions(out=out, record=True, cam=True, max_seconds=seconds, progress=False, live=(mode == "live"),
+                     mask_osd=True)
+    pipe = Pipeline(cascade, src, opt)
+    with ResourceMonitor() as mon:
+        pipe.run()
+    src.close()
+    st = pipe.stats
+    wall = st.wall_s
+    res = {
+        "mode": mode, "source": str(source), "model": cascade.name, "seconds": round(wall, 2),
+        "frames_in": st.frames_in, "frames_out": st.frames_shown, "frames_analysed": st.frames_analysed,
+        "video_fps": round(st.frames_shown / wall, 2) if wall else None,
+        "ai_hz": round(st.frames_analysed / wall, 2) if wall else None,
+        "dropped_input": st.dropped_input, "dropped_display": st.dropped_display,
+        "display_latency_ms": _percentiles(st.display_latency_ms),
+        "ai_age_ms": _percentiles(st.ai_age_ms),
+        "max_frame_gap_ms": round(max(st.frame_gaps_ms), 1) if st.frame_gaps_ms else None,
+        "stages_ms": {k: _percentiles(v) for k, v in st.timings.items()},
+        "recording_error": st.recording_error,
+        **mon.summary(),
+    }
+    if mode == "replay":
+        res["replay_fps"] = res["video_fps"]
+    return res
+
+
+def bench_naive(source: Path, bundle_path, seconds: float) -> dict:
+    """The straightforward loop from the keras.io tutorials: read a frame, model.predict,
+    Grad-CAM with a tape through the whole model, draw with OpenCV, write with VideoWriter."""
+    import cv2
+
+    from livescope.cam.gradcam import FullTapeGradCam
+    from livescope.models.bundle import load_bundle
+    from livescope.tfenv import tf
+
+    t = tf()
+    model, card = load_bundle(bundle_path)
+    size = card["input_size"]
+    task = "B" if "B" in card["tasks"] else list(card["tasks"])[0]
+    cam = FullTapeGradCam(model, task)
+    cap = cv2.VideoCapture(str(source))
+    fps = cap.get(cv2.CAP_PROP_FPS) or 30
+    w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    out = Path(tempfile.mkdtemp(prefix="livescope-naive-")) / "naive.mp4"
+    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+    n = 0
+    lat = []
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        ok, bgr = cap.read()
+        if not ok:
+            break
+        s = time.perf_counter()
+        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        x = cv2.resize(rgb, (size, size))[None]
+        preds = model.predict(x, verbose=0)
+        cls = int(np.argmax(preds[task][0]))
+        heat = cam(t.constant(x), t.constant([cls], t.int32)).numpy()[0]
+        heat = heat / (heat.max() + 1e-9)
+        hm = cv2.applyColorMap((cv2.resize(heat, (w, h)) * 255).astype(np.uint8), cv2.COLORMAP_JET)
+        frame = cv2.addWeighted(bgr, 0.6, hm, 0.4, 0)
+        cv2.putText(frame, f"{task}: {cls}", (30, 60), cv2.FONT_HERSHEY_SIMPLEX, 1.5, (255, 255, 255), 3)
+        writer.write(frame)
+        lat.append((time.perf_counter() - s) * 1000)
+        n += 1
+    wall = time.perf_counter() - t0
+    writer.release()
+    cap.release()
+    return {"fps": round(n / wall, 2), "frames": n, "seconds": round(wall, 2), "per_frame_ms": _percentiles(lat)}
+
+
+def bench_cam(cascade, repeats: int = 50) -> dict:
+    """Grad-CAM from the head vs the full tape, per frame, on the same backbone."""
+    from livescope.cam.gradcam import FullTapeGradCam
+    from livescope.tfenv import tf
+
+    t = tf()
+    task = "B" if "B" in cascade.tasks else cascade.tasks[-1]
+    x = t.constant(np.random.default_rng(0).integers(0, 255, (1, cascade.size, cascade.size, 3)).astype(np.uint8))
+    cls = t.constant([0], t.int32)
+    fmap, _ = cascade._features(x)
+    head_fn = cascade._cam[task]
+    full = FullTapeGradCam(cascade.model, task)
+    full_fn = t.function(lambda a, b: full(a, b))
+    head_fn(fmap, cls)
+    full_fn(x, cls)
+
+    def timeit(f, *a):
+        ts = []
+        for _ in range(repeats):
+            s = time.perf_counter()
+            f(*a).numpy()
+            ts.append((time.perf_counter() - s) * 1000)
+        return float(np.median(ts))
+
+    head_ms = timeit(head_fn, fmap, cls)
+    full_ms = timeit(full_fn, x, cls)
+    return {"head_gradcam_ms": round(head_ms, 3), "full_tape_gradcam_ms": round(full_ms, 3),
+            "ratio": round(full_ms / max(head_ms, 1e-9), 1), "task": task}
+
+
+def bench_backbones(names: list[str], size: int = 331) -> list[dict]:
+    from livescope.models.backbones import build_backbone
+    from livescope.models.head import assemble, build_head, feature_dim
+    from livescope.tfenv import tf
+
+    t = tf()
+    rows = []
+    for name in names:
+        backbone = build_backbone(name, size, "none")
+        model = assemble(backbone, {"A": build_head("A", feature_dim(backbone), 2)})
+        f = t.function(lambda x, m=model: m(x, training=False)["A"])
+        x1 = t.zeros((1, size, size, 3), t.uint8)
+        x32 = t.zeros((32, size, size, 3), t.uint8)
+        f(x1)
+        f(x32)
+        b1 = []
+        for _ in range(10):
+            s = time.perf_counter()
+            f(x1).numpy()
+            b1.append((time.perf_counter() - s) * 1000)
+        b32 = []
+        for _ in range(3):
+            s = time.perf_counter()
+            f(x32).numpy()
+            b32.append((time.perf_counter() - s) * 1000 / 32)
+        per = float(np.median(b32))
+        rows.append({"backbone": name, "size": size, "ms_batch1": round(float(np.median(b1)), 1),
+                     "ms_per_image_batch32": round(per, 1), "reading_time_229_s": round(per * 229 / 1000, 2),
+                     "paper_M1_A_s": PAPER_A_SECONDS.get(name)})
+        print(f"  {name:<18} batch 1 {rows[-1]['ms_batch1']:7.1f} ms  batch 32 {per:7.1f} ms/img  "
+              f"229 images {rows[-1]['reading_time_229_s']:6.2f} s  (paper M1: {PAPER_A_SECONDS.get(name, '-')} s)")
+    return rows
+
+
+def _fmt(p: dict | None) -> str:
+    if not p:
+        return "-"
+    return f"{p['p50']:7.2f} {p['p95']:7.2f} {p['p99']:7.2f} {p['max']:8.2f}"
+
+
+def print_table(r: dict) -> None:
+    print(f"\nlivescope bench - {r['mode']} - {r['model']} - {Path(r['source']).name} - {r['seconds']} s")
+    print(f"{'stage (ms)':<22}{'p50':>7} {'p95':>7} {'p99':>7} {'max':>8}")
+    for k, v in r["stages_ms"].items():
+        print(f"{k:<22}{_fmt(v)}")
+    print(f"{'display latency':<22}{_fmt(r['display_latency_ms'])}")
+    print(f"{'AI result age':<22}{_fmt(r['ai_age_ms'])}")
+    print(f"video out {r['video_fps']} fps | AI {r['ai_hz']} Hz | dropped input {r['dropped_input']} | "
+          f"dropped display {r['dropped_display']} | max frame gap {r['max_frame_gap_ms']} ms | "
+          f"CPU {r['cpu_percent']}% of one core ({r['cpu_cores']} cores) | peak RSS {r['peak_rss_mb']} MB | "
+          f"RSS growth {r['rss_growth_pct']}%")
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    from livescope.models.bundle import resolve_bundle
+    from livescope.models.cascade import Cascade
+
+    result: dict = {"machine": _machine()}
+    if args.backbones is not None:
+        names = args.backbones or list(PAPER_A_SECONDS)
+        print("backbones at 331x331 (random weights; speed does not depend on the weights):")
+        result["backbones"] = bench_backbones(names)
+        if args.json:
+            Path(args.json).write_text(json.dumps(result, indent=2))
+        return 0
+    source = synthetic_source(args.seconds) if args.source == "synthetic" else Path(args.source)
+    if not source.exists():
+        from livescope.errors import LivescopeError
+
+        raise LivescopeError(f"benchmark source {source} does not exist", "give a video file or 'synthetic'")
+    bundle = resolve_bundle(args.model)
+    cascade = Cascade(bundle)
+    r = bench_pipeline(source, cascade, args.seconds, args.mode)
+    result.update(r)
+    result["gradcam"] = bench_cam(cascade)
+    print_table(r)
+    g = result["gradcam"]
+    print(f"Grad-CAM from the head {g['head_gradcam_ms']} ms vs full tape {g['full_tape_gradcam_ms']} ms "
+          f"({g['ratio']}x cheaper)")
+    if args.baseline == "naive":
+        nb = bench_naive(source, bundle, min(args.seconds, 30))
+        result["naive"] = nb
+        ours = r["video_fps"]
+        result["speedup_vs_naive"] = round(ours / max(nb["fps"], 1e-9), 2)
+        print(f"naive loop (predict + full-tape Grad-CAM + OpenCV writer, one thread): {nb['fps']} fps; "
+              f"livescope {ours} fps = {result['speedup_vs_naive']}x")
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(result, indent=2))
+        print(f"wrote {args.json}")
+    return 0
+
+
+def _machine() -> dict:
+    import platform
+
+    return {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "system": platform.system(),
+            "python": platform.python_version()}

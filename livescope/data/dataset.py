@@ -71,8 +71,6 @@ def load_labelled(data: str | Path, task: str | None) -> LabelledSet:
 
 def _from_folders(root: Path, task: str | None) -> LabelledSet:
     classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if task in TASK_LABELS:
-        classes = [c for c in classes if c in TASK_LABELS[task]] or classes
     if not classes:
         raise LivescopeError(f"{root} has no class folders", "put images in one folder per class, e.g. normal/ and hemorrhoid/")
     names = _order_labels(classes, task)

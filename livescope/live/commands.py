@@ -44,7 +44,13 @@ def replay(source: str, bundle=None, out: str | Path | None = None, realtime: bo
     if out is not None:
         settings = {"realtime": realtime, "cam": cam, "analyze_every": analyze_every, "mask_osd": mask_osd,
                     "live": pipe.live}
-        report = write_reports(out, pipe, Path(source).name if not isinstance(src, StreamSource) else source, settings)
+        try:
+            report = write_reports(out, pipe, Path(source).name if not isinstance(src, StreamSource) else source,
+                                   settings)
+        except OSError as exc:  # a full disk must not turn a finished run into a crash
+            print(f"warning: reports not written: {exc}", file=sys.stderr)
+            report = {"summary": {"frames": pipe.stats.frames_shown, "duration_s": 0.0, "wall_s": pipe.stats.wall_s},
+                      "episodes": [], "error": str(exc)}
     return report, pipe
 
 

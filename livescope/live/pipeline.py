@@ -153,7 +153,7 @@ class Pipeline:
         self.stats.timings["heads"].append(tm["heads_ms"] / n)
         self.stats.timings["gradcam"].append(tm["cam_ms"] / n)
         out = []
-        for f, (inp, box), r in zip(frames, prepared, results, strict=True):
+        for f, (_inp, box), r in zip(frames, prepared, results, strict=True):
             t1 = time.perf_counter()
             with self._lock:
                 state = self.smoother.update(f.pts, r.probs)

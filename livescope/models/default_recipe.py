@@ -107,7 +107,6 @@ def train_default(out: str | Path, real_data: str | None = None, seed: int = 0, 
     from livescope.phantom.dataset import synth_images
 
     k = keras()
-    t = tf()
     size = size or SIZE
     epochs = epochs or 14
     out = Path(out)

@@ -16,7 +16,13 @@ from pathlib import Path
 import numpy as np
 
 from livescope.data.augment import augment_batch
-from livescope.data.dataset import DEFAULT_VAL_FRACTION, TASK_LABELS, load_images, load_labelled, split_indices
+from livescope.data.dataset import (
+    DEFAULT_VAL_FRACTION,
+    TASK_LABELS,
+    load_images,
+    load_labelled,
+    split_indices,
+)
 from livescope.errors import LivescopeError
 from livescope.models.backbones import BACKBONES, backbone_core, build_backbone
 from livescope.models.bundle import make_card, save_bundle

@@ -171,7 +171,6 @@ def render_retroflex(rng: np.random.Generator, size: int, grade: str) -> Scene:
     masks: dict[str, np.ndarray] = {"cushion": cushion_mask > (0.35 if hemorrhoid else 2.0)}
     red_sign = np.zeros((size, size), np.float32)
     bleed = np.zeros((size, size), np.float32)
-    on_cushion = cushion_mask > 0.45
     if grade in ("Rf1", "Rf2") and (grade == "Rf1" or rng.random() < 0.5):
         # Red colour signs: red wale lines along the cushion and cherry-red spots.
         for cy, cx, radial, tangential, a in centres:

@@ -50,23 +50,64 @@ class Cascade:
         self.heads = {task: self.model.get_layer(f"head_{task}") for task in self.tasks}
         self.cams = {task: GradCam(head) for task, head in self.heads.items()}
         spec = t.TensorSpec([None, self.size, self.size, 3], t.uint8)
+        gate_min = float(self.thresholds.get("gate_exit", 0.4))
+        a_min = 0.5 * float(self.thresholds.get("hemorrhoid", 0.5))
+        pos = {task: self.labels[task].index(self.positive(task)) for task in self.tasks if task != "B"}
+
+        def fused(x, cam_task, with_cam):
+            """One call per batch: backbone once, every head, and Grad-CAM from the heads.
+
+            The cascade's choice is made here too: a frame goes on to task A when the gate
+            lets it in (borderline frames too, so the smoother has values at the edges of an
+            episode) and to task B when A says hemorrhoid. The heatmap explains the deepest
+            task each frame reached (or `cam_task` when >= 0)."""
+            fmap = self.backbone(x, training=False)
+            pooled = t.reduce_mean(fmap, axis=[1, 2])
+            n = t.shape(x)[0]
+            with t.GradientTape() as tape:
+                tape.watch(pooled)
+                logits = [self.heads[task](pooled, training=False) for task in self.tasks]
+                probs = [t.nn.softmax(lg) for lg in logits]
+                level = t.zeros([n], t.int32)
+                if "gate" in self.tasks and len(self.tasks) > 1:
+                    i = self.tasks.index("gate")
+                    go = probs[i][:, pos["gate"]] >= gate_min
+                    level = t.where(go, i + 1, level)
+                    if "A" in self.tasks and "B" in self.tasks:
+                        j = self.tasks.index("A")
+                        go_b = go & (probs[j][:, pos["A"]] >= a_min)
+                        level = t.where(go_b, self.tasks.index("B"), level)
+                elif "A" in self.tasks and "B" in self.tasks:
+                    j = self.tasks.index("A")
+                    level = t.where(probs[j][:, pos["A"]] >= a_min, self.tasks.index("B"), j) + 0 * level
+                explained = t.where(cam_task >= 0, t.fill([n], cam_task), level)
+                # Each frame's pooled vector only feeds its own outputs, so one backward pass of
+                # the sum of the chosen logits gives every frame its own gradient.
+                score = t.zeros([n])
+                for k, lg in enumerate(logits):
+                    chosen = t.gather(lg, t.argmax(lg, axis=1, output_type=t.int32), axis=1, batch_dims=1)
+                    score += t.where(explained == k, chosen, t.zeros_like(chosen))
+            if with_cam:
+                grads = tape.gradient(score, pooled)
+                positions = t.cast(t.shape(fmap)[1] * t.shape(fmap)[2], grads.dtype)
+                cam = GradCam.combine(fmap, grads / positions)
+            else:
+                cam = t.zeros(t.shape(fmap)[:3])
+            return probs, level, explained, cam
+
+        self._fused = t.function(fused, input_signature=[spec, t.TensorSpec([], t.int32), t.TensorSpec([], t.bool)],
+                                 jit_compile=jit)
 
         def features(x):
             fmap = self.backbone(x, training=False)
             return fmap, t.reduce_mean(fmap, axis=[1, 2])
 
-        self._features = t.function(features, input_signature=[spec], jit_compile=jit)
-        self._probs = {}
-        self._cam = {}
-        for task in self.tasks:
-            head, cam = self.heads[task], self.cams[task]
-            c = int(self.backbone.output_shape[-1])
-            self._probs[task] = t.function(
-                lambda pooled, head=head: t.nn.softmax(head(pooled, training=False)),
-                input_signature=[t.TensorSpec([None, c], t.float32)])
-            self._cam[task] = t.function(
-                lambda fmap, idx, cam=cam: cam(fmap, idx),
-                input_signature=[t.TensorSpec([None, None, None, c], t.float32), t.TensorSpec([None], t.int32)])
+        self._features = t.function(features, input_signature=[spec])
+        c = int(self.backbone.output_shape[-1])
+        self._cam = {task: t.function(lambda fmap, idx, cam=self.cams[task]: cam(fmap, idx),
+                                      input_signature=[t.TensorSpec([None, None, None, c], t.float32),
+                                                       t.TensorSpec([None], t.int32)])
+                     for task in self.tasks}
         self.last_timing: dict[str, float] = {}
 
     def warm_up(self, batch_sizes=(1,)) -> None:
@@ -78,53 +119,28 @@ class Cascade:
         return info.get("positive") or info["labels"][-1]
 
     def analyse(self, images: np.ndarray, cam: bool = True, cam_task: str | None = None) -> list[CascadeResult]:
-        """images: (B, size, size, 3) uint8 RGB -> one CascadeResult per image."""
+        """images: (B, size, size, 3) uint8 RGB -> one CascadeResult per image (one model call)."""
         t = tf()
         t0 = time.perf_counter()
-        fmap, pooled = self._features(t.constant(images))
+        forced = self.tasks.index(cam_task) if cam_task in self.tasks else -1
+        probs, level, explained, maps = self._fused(t.constant(images), t.constant(forced, t.int32),
+                                                    t.constant(bool(cam)))
+        probs = [p.numpy() for p in probs]
+        level, explained = level.numpy(), explained.numpy()
+        maps = GradCam.normalise(maps.numpy()) if cam else None
         t1 = time.perf_counter()
-        n = images.shape[0]
-        results = [CascadeResult() for _ in range(n)]
-        active = np.arange(n)
-        gate_min = float(self.thresholds.get("gate_exit", 0.4))
-        a_min = 0.5 * float(self.thresholds.get("hemorrhoid", 0.5))
-        deepest = [None] * n
-        for task in self.tasks:
-            if len(active) == 0:
-                break
-            probs = self._probs[task](t.gather(pooled, active)).numpy()
-            labels = self.labels[task]
-            keep = []
-            for j, i in enumerate(active):
-                results[i].probs[task] = probs[j]
-                results[i].labels[task] = labels[int(probs[j].argmax())]
-                deepest[i] = task
-                # Run the next head only where this one says "go on"; borderline frames go on
-                # too, so the smoother downstream has values at the edges of an episode.
-                if task == "gate":
-                    go = probs[j][labels.index(self.positive("gate"))] >= gate_min
-                elif task == "A":
-                    go = probs[j][labels.index(self.positive("A"))] >= a_min
-                else:
-                    go = False
-                if go:
-                    keep.append(i)
-            active = np.array(keep, dtype=int)
-        t2 = time.perf_counter()
-        if cam:
-            by_task: dict[str, list[int]] = {}
-            for i in range(n):
-                task = cam_task if cam_task in self.tasks else deepest[i]
-                if task is not None and task in results[i].probs:
-                    by_task.setdefault(task, []).append(i)
-            for task, idx in by_task.items():
-                cls = np.array([int(results[i].probs[task].argmax()) for i in idx], np.int32)
-                maps = self._cam[task](t.gather(fmap, idx), t.constant(cls)).numpy()
-                maps = GradCam.normalise(maps)
-                for j, i in enumerate(idx):
-                    results[i].cam = maps[j]
-                    results[i].cam_task = task
-                    results[i].cam_label = self.labels[task][cls[j]]
-        t3 = time.perf_counter()
-        self.last_timing = {"backbone_ms": (t1 - t0) * 1000, "heads_ms": (t2 - t1) * 1000, "cam_ms": (t3 - t2) * 1000}
+        results = []
+        for i in range(images.shape[0]):
+            r = CascadeResult()
+            for k, task in enumerate(self.tasks):
+                if k <= level[i] or len(self.tasks) == 1:  # a head's answer counts only where the cascade reached it
+                    r.probs[task] = probs[k][i]
+                    r.labels[task] = self.labels[task][int(probs[k][i].argmax())]
+            if cam:
+                task = self.tasks[int(explained[i])]
+                r.cam = maps[i]
+                r.cam_task = task
+                r.cam_label = self.labels[task][int(probs[int(explained[i])][i].argmax())]
+            results.append(r)
+        self.last_timing = {"model_ms": (t1 - t0) * 1000, "post_ms": (time.perf_counter() - t1) * 1000}
         return results

@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 
-from livescope.data.images import mask_outside
+from livescope.data.images import downscale, mask_outside
 from livescope.live.episodes import EpisodeTracker
 from livescope.live.overlay import OverlayRenderer, Status
 from livescope.live.pipeline import EndoscopeArea
@@ -17,9 +17,6 @@ from livescope.live.smoothing import TemporalSmoother
 
 class FrameAnalyzer:
     def __init__(self, cascade, mask_osd: bool = True):
-        import cv2
-
-        self._cv2 = cv2
         self.cascade = cascade
         self.mask_osd = mask_osd
         positive = {t: cascade.positive(t) for t in cascade.tasks}
@@ -32,12 +29,11 @@ class FrameAnalyzer:
         self.last_ms = 0.0
 
     def process(self, rgb: np.ndarray, t: float | None = None) -> tuple[np.ndarray, dict]:
-        cv2 = self._cv2
         t = time.monotonic() - self.t0 if t is None else t
         s0 = time.perf_counter()
         box = self.area.update(rgb, t)
         x, y, w, h = box if self.cascade.crop else (0, 0, rgb.shape[1], rgb.shape[0])
-        inp = cv2.resize(rgb[y:y + h, x:x + w], (self.cascade.size, self.cascade.size), interpolation=cv2.INTER_AREA)
+        inp = downscale(rgb[y:y + h, x:x + w], self.cascade.size)
         r = self.cascade.analyse(inp[None], cam=True)[0]
         state = self.smoother.update(t, r.probs)
         self.episodes.update(self.frames, t, state, r.probs, None, r.cam, box)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from livescope.data.images import find_endoscope_area, mask_outside
+from livescope.data.images import downscale, find_endoscope_area, mask_outside
 from livescope.live.episodes import EpisodeTracker
 from livescope.live.overlay import OverlayRenderer, Status
 from livescope.live.sinks import JsonlSink, VideoSink, WindowSink
@@ -130,15 +130,10 @@ class Pipeline:
 
     # --- analysis --------------------------------------------------------------------------
     def _prepare(self, frame: Frame):
-        import cv2
-
         t0 = time.perf_counter()
         box = self.area.update(frame.image, frame.pts)
         x, y, w, h = box if self.cascade.crop else (0, 0, frame.image.shape[1], frame.image.shape[0])
-        roi = frame.image[y:y + h, x:x + w]
-        s = self.cascade.size
-        interp = cv2.INTER_AREA if min(w, h) > s else cv2.INTER_LINEAR
-        inp = cv2.resize(roi, (s, s), interpolation=interp)
+        inp = downscale(frame.image[y:y + h, x:x + w], self.cascade.size)
         self.stats.timings["crop_resize"].append((time.perf_counter() - t0) * 1000)
         return inp, box
 

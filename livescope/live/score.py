@@ -101,6 +101,9 @@ def score_run(run_dir: str | Path, truth_path: str | Path) -> dict:
         if any(max(0, min(e, pe) - max(s, ps) + 1) >= 0.5 * (pe - ps + 1) for s, e, _ in true_eps):
             correct_pred += 1
     changes = sum(1 for i in range(1, n) if (pred_in[i], shown[i]) != (pred_in[i - 1], shown[i - 1]))
+    # The truth changes too (each episode starts, shows its grade, ends): flicker is what is beyond that.
+    true_shown = [(true_in[i], (tb[i] or ta[i]) if true_in[i] else None) for i in range(n)]
+    true_changes = sum(1 for i in range(1, n) if true_shown[i] != true_shown[i - 1]) + 2 * len(true_eps)
     minutes = n / fps / 60
     delays = [p["decision_delay_s"] for p in per_episode if p["decision_delay_s"] is not None]
     graded = [p for p in per_episode if p["found"]]
@@ -118,7 +121,9 @@ def score_run(run_dir: str | Path, truth_path: str | Path) -> dict:
         "decision_delay_s": {"median": float(np.median(delays)) if delays else None,
                              "max": float(np.max(delays)) if delays else None,
                              "undecided_episodes": len(per_episode) - len(delays)},
-        "flicker_changes_per_min": changes / minutes if minutes > 0 else None,
+        "state_changes_per_min": changes / minutes if minutes > 0 else None,
+        "truth_changes_per_min": true_changes / minutes if minutes > 0 else None,
+        "flicker_changes_per_min": max(0, changes - true_changes) / minutes if minutes > 0 else None,
         "per_episode": per_episode,
     }
 

@@ -103,7 +103,8 @@ def score_run(run_dir: str | Path, truth_path: str | Path) -> dict:
     changes = sum(1 for i in range(1, n) if (pred_in[i], shown[i]) != (pred_in[i - 1], shown[i - 1]))
     # The truth changes too (each episode starts, shows its grade, ends): flicker is what is beyond that.
     true_shown = [(true_in[i], (tb[i] or ta[i]) if true_in[i] else None) for i in range(n)]
-    true_changes = sum(1 for i in range(1, n) if true_shown[i] != true_shown[i - 1]) + 2 * len(true_eps)
+    # plus one "deciding..." step per episode, which no causal system can skip.
+    true_changes = sum(1 for i in range(1, n) if true_shown[i] != true_shown[i - 1]) + len(true_eps)
     minutes = n / fps / 60
     delays = [p["decision_delay_s"] for p in per_episode if p["decision_delay_s"] is not None]
     graded = [p for p in per_episode if p["found"]]

@@ -75,14 +75,14 @@ def synthetic_source(seconds: float) -> Path:
     return path
 
 
-def bench_pipeline(source: Path, cascade, seconds: float, mode: str) -> dict:
+def bench_pipeline(source: Path, cascade, seconds: float, mode: str, ai_hz: float = 15.0) -> dict:
     from livescope.live.pipeline import Pipeline, RunOptions
     from livescope.live.sources import FileSource
 
     out = Path(tempfile.mkdtemp(prefix="livescope-bench-"))
     src = FileSource(source, realtime=(mode == "live"))
     opt = RunOptions(out=out, record=True, cam=True, max_seconds=seconds, progress=False, live=(mode == "live"),
-                     mask_osd=True)
+                     mask_osd=True, ai_hz=ai_hz)
     pipe = Pipeline(cascade, src, opt)
     with ResourceMonitor() as mon:
         pipe.run()
@@ -152,7 +152,7 @@ def bench_naive(source: Path, bundle_path, seconds: float) -> dict:
     return {"fps": round(n / wall, 2), "frames": n, "seconds": round(wall, 2), "per_frame_ms": _percentiles(lat)}
 
 
-def bench_model_split(cascade, repeats: int = 60) -> dict:
+def bench_model_split(cascade, repeats: int = 200) -> dict:
     """The one model call split into backbone, heads and Grad-CAM (batch 1), and the head-only
     Grad-CAM against the full-tape Grad-CAM on the same backbone."""
     from livescope.cam.gradcam import FullTapeGradCam
@@ -161,7 +161,6 @@ def bench_model_split(cascade, repeats: int = 60) -> dict:
     t = tf()
     task = "B" if "B" in cascade.tasks else cascade.tasks[-1]
     x = t.constant(np.random.default_rng(0).integers(0, 255, (1, cascade.size, cascade.size, 3)).astype(np.uint8))
-    auto = t.constant(-1, t.int32)
     forced = t.constant(cascade.tasks.index(task), t.int32)
     full = FullTapeGradCam(cascade.model, task)
     full_fn = t.function(lambda a, b: full(a, b))
@@ -179,7 +178,7 @@ def bench_model_split(cascade, repeats: int = 60) -> dict:
         return float(np.median(ts))
 
     backbone_ms = timeit(cascade._features, x)
-    no_cam = timeit(cascade._fused, x, auto, t.constant(False))
+    no_cam = timeit(cascade._fused, x, forced, t.constant(False))
     with_cam = timeit(cascade._fused, x, forced, t.constant(True))
     full_ms = timeit(full_fn, x, cls)
     head_cam = max(with_cam - no_cam, 1e-3)
@@ -263,7 +262,7 @@ def run_bench(args: argparse.Namespace) -> int:
         raise LivescopeError(f"benchmark source {source} does not exist", "give a video file or 'synthetic'")
     bundle = resolve_bundle(args.model)
     cascade = Cascade(bundle)
-    r = bench_pipeline(source, cascade, args.seconds, args.mode)
+    r = bench_pipeline(source, cascade, args.seconds, args.mode, args.ai_hz)
     result.update(r)
     result["model_split"] = g = bench_model_split(cascade)
     print_table(r)

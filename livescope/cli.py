@@ -116,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     rn.add_argument("--cam", dest="cam", action="store_true", default=True)
     rn.add_argument("--no-cam", dest="cam", action="store_false")
     rn.add_argument("--analyze-every", type=int, default=1, metavar="N")
+    rn.add_argument("--ai-hz", type=float, default=15.0, help="live: at most this many analyses a second (0: no cap)")
     rn.add_argument("--record-raw", action="store_true", help="also record the raw input")
     rn.add_argument("--no-record", action="store_true", help="do not write the annotated video")
     rn.add_argument("--mask-osd", dest="mask_osd", action="store_true", default=True,
@@ -140,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     bn.add_argument("--json", default=None)
     bn.add_argument("--baseline", choices=["naive"], default=None)
     bn.add_argument("--backbones", nargs="*", default=None, choices=BACKBONE_CHOICES)
+    bn.add_argument("--ai-hz", type=float, default=15.0, help="live mode: cap on analyses a second (0: no cap)")
 
     dm = sub.add_parser("demo", help="the Gradio demo in the browser")
     dm.add_argument("--model", default=None)

@@ -13,7 +13,8 @@ def replay(source: str, bundle=None, out: str | Path | None = None, realtime: bo
            cam: bool = True, analyze_every: int = 1, mask_osd: bool = True, record: bool = True,
            progress: bool = False, cascade=None, max_seconds: float | None = None, window: bool = False,
            fullscreen: bool = False, record_raw: bool = False, reconnect_s: float = 30.0,
-           device_size=None, device_fps=None, device_format=None, on_progress=None, stop=None):
+           device_size=None, device_fps=None, device_format=None, on_progress=None, stop=None,
+           ai_hz: float = 15.0):
     """Run the pipeline on SOURCE and write the outputs; returns (report dict, pipeline)."""
     from livescope.live.pipeline import Pipeline, RunOptions
     from livescope.live.report import write_reports
@@ -34,7 +35,7 @@ def replay(source: str, bundle=None, out: str | Path | None = None, realtime: bo
     out = Path(out) if out else None
     opt = RunOptions(out=out, window=window, fullscreen=fullscreen, cam=cam, analyze_every=analyze_every,
                      record=record, record_raw=record_raw, mask_osd=mask_osd, max_seconds=max_seconds,
-                     reconnect_s=reconnect_s, progress=progress)
+                     reconnect_s=reconnect_s, progress=progress, ai_hz=ai_hz)
     pipe = Pipeline(cascade, src, opt, source_factory=factory, stop=stop, on_progress=on_progress)
     try:
         pipe.run()
@@ -68,7 +69,7 @@ def run_live(args: argparse.Namespace) -> int:
                           analyze_every=args.analyze_every, mask_osd=args.mask_osd, record=not args.no_record,
                           progress=True, max_seconds=args.max_seconds, window=window, fullscreen=args.fullscreen,
                           record_raw=args.record_raw, reconnect_s=args.reconnect, device_size=args.device_size,
-                          device_fps=args.device_fps, device_format=args.device_format)
+                          device_fps=args.device_fps, device_format=args.device_format, ai_hz=args.ai_hz)
     st = pipe.stats
     if report is not None:
         s = report["summary"]

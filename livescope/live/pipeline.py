@@ -75,6 +75,7 @@ class RunOptions:
     mask_osd: bool = True
     max_seconds: float | None = None
     reconnect_s: float = 30.0
+    ai_hz: float = 15.0  # live: cap the model's rate, leaving CPU for the display (0: as fast as it can)
     batch: int = 8
     progress: bool = True
     # Replay-only: analyse synchronously in order; live: latest-frame-wins inference thread.
@@ -257,7 +258,8 @@ class Pipeline:
                 try:
                     t_prev = time.perf_counter()
                     for frame in source.frames():
-                        self.stats.timings["decode"].append((time.perf_counter() - t_prev) * 1000)
+                        if not hasattr(source, "decode_ms"):  # files time their own decoding (without pacing)
+                            self.stats.timings["decode"].append((time.perf_counter() - t_prev) * 1000)
                         if lost_since is not None:
                             lost_since, backoff = None, 0.5
                             self.no_signal = False
@@ -309,6 +311,7 @@ class Pipeline:
                         print(f"warning: reconnecting: {exc2}", file=sys.stderr)
         finally:
             self.stats.decode_errors += source.stats.get("decode_errors", 0)
+            self.stats.timings["decode"].extend(getattr(source, "decode_ms", []))
             out.put(None)
             with cond:
                 latest["done"] = True
@@ -327,9 +330,12 @@ class Pipeline:
                     continue
             if frame.index % every and every > 1:
                 continue
+            t_start = time.monotonic()
             analysis = self._analyse([frame])[0]
             with self._lock:
                 self._latest = analysis
+            if self.opt.ai_hz > 0:
+                self.stop.wait(max(0.0, 1.0 / self.opt.ai_hz - (time.monotonic() - t_start)))
 
     # --- main ------------------------------------------------------------------------------
     def run(self) -> RunStats:
@@ -362,9 +368,11 @@ class Pipeline:
                 opt.out.mkdir(parents=True, exist_ok=True)
                 self.jsonl = JsonlSink(opt.out / "frames.jsonl")
                 if opt.record:
-                    self.video = VideoSink(opt.out / "annotated.mp4", self.fps, (w, h), block=not self.live).__enter__()
+                    self.video = VideoSink(opt.out / "annotated.mp4", self.fps, (w, h), block=not self.live,
+                                           threads=0).__enter__()
                 if opt.record_raw:
-                    self.raw = VideoSink(opt.out / "raw.mp4", self.fps, (w, h), block=not self.live).__enter__()
+                    self.raw = VideoSink(opt.out / "raw.mp4", self.fps, (w, h), block=not self.live,
+                                         threads=0).__enter__()
             if opt.progress and not self.live and isinstance(self.source, FileSource):
                 from tqdm import tqdm
 

@@ -22,12 +22,13 @@ class VideoSink:
     """`with VideoSink(path, fps, (w, h)) as sink: sink.write(rgb)`."""
 
     def __init__(self, path: str | Path, fps: float, size: tuple[int, int], crf: int = 23,
-                 preset: str = "ultrafast", block: bool = True, queue_size: int = 16):
+                 preset: str = "ultrafast", block: bool = True, queue_size: int = 16, threads: int = 0):
         self.path = Path(path)
         self.fps = fps
         self.size = (size[0] - size[0] % 2, size[1] - size[1] % 2)
         self.crf, self.preset = crf, preset
         self.block = block
+        self.threads = threads  # 0: x264 decides; live runs use 1 so the encoder cannot starve the display
         self.queue: queue.Queue = queue.Queue(maxsize=queue_size)
         self.frames_written = 0
         self.dropped = 0
@@ -48,6 +49,8 @@ class VideoSink:
         self.stream.codec_context.time_base = 1 / rate
         self.stream.options = {"crf": str(self.crf), "preset": self.preset, "tune": "zerolatency",
                                "g": str(max(1, round(self.fps))), "bf": "0"}
+        if self.threads:
+            self.stream.codec_context.thread_count = self.threads
         self._thread = threading.Thread(target=self._run, name="video-sink", daemon=True)
         self._thread.start()
         return self

@@ -66,6 +66,7 @@ class FileSource(Source):
         self.realtime = realtime
         self.live = realtime
         self.stats = {"decode_errors": 0, "frames": 0}
+        self.decode_ms: list[float] = []  # decode and conversion only, without pacing
         if not self.path.exists():
             raise LivescopeError(f"video {self.path} does not exist", "check the path")
         if self.path.is_dir():
@@ -104,6 +105,7 @@ class FileSource(Source):
                 except av.error.FFmpegError:
                     self.stats["decode_errors"] += 1
                     break  # the container itself is cut: keep what was decoded
+                t_dec = time.perf_counter()
                 try:
                     decoded = packet.decode()
                 except av.error.FFmpegError:
@@ -111,11 +113,12 @@ class FileSource(Source):
                     continue
                 for vf in decoded:
                     pts = float(vf.pts * tb) if vf.pts is not None and tb else index / self.fps
-                    if self.realtime:
+                    img = vf.to_ndarray(format="rgb24")
+                    self.decode_ms.append((time.perf_counter() - t_dec) * 1000)
+                    if self.realtime:  # pace as a live feed: the frame arrives at its time
                         delay = t_start + index / self.fps - time.monotonic()
                         if delay > 0:
                             time.sleep(delay)
-                    img = vf.to_ndarray(format="rgb24")
                     yield Frame(index, time.monotonic(), pts, img)
                     index += 1
                     self.stats["frames"] = index

@@ -59,8 +59,7 @@ def demo_pages() -> None:
         page.wait_for_timeout(800)
         page.screenshot(path=str(DOCS / "demo-image.png"), full_page=True)
         page.get_by_role("tab", name="Recorded procedure").click()
-        page.locator("input[type=file]").nth(0).wait_for(state="attached")
-        page.locator("#component-0").wait_for(state="attached")
+        page.wait_for_timeout(1500)
         inputs = page.locator("input[type=file]")
         for i in range(inputs.count()):
             if "video" in (inputs.nth(i).get_attribute("accept") or ""):
@@ -68,7 +67,7 @@ def demo_pages() -> None:
                 break
         page.wait_for_timeout(1500)
         page.get_by_role("button", name="Analyse video").click()
-        page.locator("video").nth(1).wait_for(state="attached", timeout=240000)
+        page.get_by_text("episode(s)").first.wait_for(timeout=300000)
         page.wait_for_timeout(1500)
         page.screenshot(path=str(DOCS / "demo-video.png"), full_page=True)
         b.close()

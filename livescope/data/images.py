@@ -10,6 +10,7 @@ import numpy as np
 from livescope.errors import LivescopeError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"}
+MIN_SIDE = 32  # smaller than this carries no usable detail for any of the models
 
 
 class ImageReadError(ValueError):
@@ -53,8 +54,8 @@ def read_image(path: str | Path, notes: list[str] | None = None) -> np.ndarray:
     img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     if img is None:
         raise ImageReadError(f"{path} is not a readable image")
-    if min(img.shape[:2]) < 8:
-        raise ImageReadError(f"{path} is too small ({img.shape[1]}x{img.shape[0]} px)")
+    if min(img.shape[:2]) < MIN_SIDE:
+        raise ImageReadError(f"{path} is too small ({img.shape[1]}x{img.shape[0]} px; at least {MIN_SIDE} px a side)")
     return to_rgb_uint8(img, notes)
 
 

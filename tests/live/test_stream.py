@@ -34,13 +34,13 @@ def test_stream_lost_shows_no_signal_and_reconnects(short_video, tiny_cascade, t
 
     def second_later():
         first.join()
-        time.sleep(3.0)  # the cable is out for 3 s
+        time.sleep(7.0)  # the cable is out for 7 s: longer than the stream's 5 s read timeout
         second.start()
 
     second = UdpServer(short_video, port, seconds=4)
     threading.Thread(target=second_later, daemon=True).start()
     report, pipe = replay(f"udp://127.0.0.1:{port}", out=tmp_path / "live", cascade=tiny_cascade,
-                          max_seconds=11, reconnect_s=20)
+                          max_seconds=16, reconnect_s=30)
     second.stop.set()
     second.join()
     lines = [json.loads(x) for x in (tmp_path / "live" / "frames.jsonl").read_text().splitlines()]

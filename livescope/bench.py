@@ -75,12 +75,52 @@ def synthetic_source(seconds: float) -> Path:
     return path
 
 
+def bench_source(seconds: float) -> Path:
+    """Live runs longer than a minute loop a 60 s phantom video."""
+    return synthetic_source(min(seconds, 60))
+
+
+class LoopingFileSource:
+    """A file played as a live feed, over and over (long runs from a short phantom video)."""
+
+    live = True
+
+    def __init__(self, path: Path):
+        from livescope.live.sources import FileSource
+
+        probe = FileSource(path)
+        self.path, self.fps, self.name, self.total = path, probe.fps, str(path), None
+        probe.close()
+        self.stats = {"decode_errors": 0, "frames": 0}
+        self.decode_ms: list[float] = []
+
+    def frames(self):
+        from livescope.live.sources import FileSource, Frame
+
+        offset, t0 = 0, time.monotonic()
+        while True:
+            src = FileSource(self.path)
+            src.decode_ms = self.decode_ms
+            for f in src.frames():
+                idx = offset + f.index
+                delay = t0 + idx / self.fps - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+                yield Frame(idx, time.monotonic(), idx / self.fps, f.image)
+                self.stats["frames"] = idx + 1
+            offset += src.stats["frames"]
+            src.close()
+
+    def close(self) -> None:
+        pass
+
+
 def bench_pipeline(source: Path, cascade, seconds: float, mode: str, ai_hz: float = 15.0) -> dict:
     from livescope.live.pipeline import Pipeline, RunOptions
     from livescope.live.sources import FileSource
 
     out = Path(tempfile.mkdtemp(prefix="livescope-bench-"))
-    src = FileSource(source, realtime=(mode == "live"))
+    src = LoopingFileSource(source) if mode == "live" else FileSource(source)
     opt = RunOptions(out=out, record=True, cam=True, max_seconds=seconds, progress=False, live=(mode == "live"),
                      mask_osd=True, ai_hz=ai_hz)
     pipe = Pipeline(cascade, src, opt)
@@ -255,7 +295,7 @@ def run_bench(args: argparse.Namespace) -> int:
         if args.json:
             Path(args.json).write_text(json.dumps(result, indent=2))
         return 0
-    source = synthetic_source(args.seconds) if args.source == "synthetic" else Path(args.source)
+    source = bench_source(args.seconds) if args.source == "synthetic" else Path(args.source)
     if not source.exists():
         from livescope.errors import LivescopeError
 

@@ -67,7 +67,7 @@ def demo_pages() -> None:
                 break
         page.wait_for_timeout(1500)
         page.get_by_role("button", name="Analyse video").click()
-        page.get_by_text("episode(s)").first.wait_for(timeout=300000)
+        page.locator("img[src*='timeline']").first.wait_for(state="visible", timeout=300000)
         page.wait_for_timeout(1500)
         page.screenshot(path=str(DOCS / "demo-video.png"), full_page=True)
         b.close()

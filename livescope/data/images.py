@@ -80,7 +80,7 @@ def downscale(rgb: np.ndarray, size: int) -> np.ndarray:
     return cv2.resize(rgb, (size, size), interpolation=interp)
 
 
-def find_endoscope_area(rgb: np.ndarray, threshold: int = 18) -> tuple[int, int, int, int]:
+def find_endoscope_area(rgb: np.ndarray, threshold: int = 10, fallback_full: bool = True):
     """Bounding box (x, y, w, h) of the endoscope image inside the processor's black border.
 
     The image area is the largest bright connected region; on-screen text is thin, so an
@@ -98,11 +98,11 @@ def find_endoscope_area(rgb: np.ndarray, threshold: int = 18) -> tuple[int, int,
     mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k * 3, k * 3)))
     n, labels, stats, _ = cv2.connectedComponentsWithStats(mask)
     if n <= 1:
-        return 0, 0, w, h
+        return (0, 0, w, h) if fallback_full else None
     best = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
     x, y, bw, bh, area = stats[best]
     if area < 0.1 * mask.size:
-        return 0, 0, w, h
+        return (0, 0, w, h) if fallback_full else None
     x0, y0 = int(x / s), int(y / s)
     x1, y1 = min(w, int(np.ceil((x + bw) / s))), min(h, int(np.ceil((y + bh) / s)))
     return x0, y0, x1 - x0, y1 - y0
@@ -113,9 +113,12 @@ def crop_area(rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
     return rgb[y:y + h, x:x + w]
 
 
-def mask_outside(rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
-    """Blank everything outside the image area (the on-screen text carries patient data)."""
+def mask_outside(rgb: np.ndarray, box: tuple[int, int, int, int] | None) -> np.ndarray:
+    """Blank everything outside the image area (the on-screen text carries patient data).
+    No known area: blank everything, rather than risk showing the text."""
     out = np.zeros_like(rgb)
+    if box is None:
+        return out
     x, y, w, h = box
     out[y:y + h, x:x + w] = rgb[y:y + h, x:x + w]
     return out

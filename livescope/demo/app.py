@@ -117,7 +117,7 @@ def build_app(model: str | None = None, max_upload_mb: float = 500):
         except ImageReadError as exc:
             raise gr.Error(f"{Path(str(image_path)).name}: {exc}. Give a JPEG, PNG, BMP or TIFF image.") from None
         cascade = models.get(model_name)
-        rgb = mask_outside(rgb, find_endoscope_area(rgb))
+        rgb = mask_outside(rgb, find_endoscope_area(rgb, fallback_full=False))
         trip, r, caption = explain_image(rgb, cascade)
         return (_probs_dict(cascade, r, "gate"), _probs_dict(cascade, r, "A"), _probs_dict(cascade, r, "B"),
                 _decision(cascade, r), trip)
@@ -134,7 +134,7 @@ def build_app(model: str | None = None, max_upload_mb: float = 500):
             except ImageReadError as exc:
                 rows.append((np.full((64, 256, 3), 255, np.uint8), f"{Path(path).name}: {exc}"))
                 continue
-            rgb = mask_outside(rgb, find_endoscope_area(rgb))
+            rgb = mask_outside(rgb, find_endoscope_area(rgb, fallback_full=False))
             trip, r, caption = explain_image(rgb, cascade)
             rows.append((trip, f"{Path(path).name}: {_decision(cascade, r)}"))
         return rows

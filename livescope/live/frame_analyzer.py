@@ -32,7 +32,7 @@ class FrameAnalyzer:
         t = time.monotonic() - self.t0 if t is None else t
         s0 = time.perf_counter()
         box = self.area.update(rgb, t)
-        x, y, w, h = box if self.cascade.crop else (0, 0, rgb.shape[1], rgb.shape[0])
+        x, y, w, h = box if (self.cascade.crop and box) else (0, 0, rgb.shape[1], rgb.shape[0])
         inp = downscale(rgb[y:y + h, x:x + w], self.cascade.size)
         r = self.cascade.analyse(inp[None], cam=True)[0]
         state = self.smoother.update(t, r.probs)

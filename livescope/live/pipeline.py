@@ -44,8 +44,11 @@ class EndoscopeArea:
         self.t = -1e9
 
     def update(self, image: np.ndarray, t: float):
+        """The area's box, or None while none has been found (too dark, no border)."""
         if self.box is None or image.shape != self.shape or t - self.t >= self.refresh_s:
-            self.box = find_endoscope_area(image)
+            box = find_endoscope_area(image, fallback_full=False)
+            if box is not None or image.shape != self.shape:
+                self.box = box  # a dark frame keeps the last area found
             self.shape = image.shape
             self.t = t
         return self.box
@@ -133,7 +136,7 @@ class Pipeline:
     def _prepare(self, frame: Frame):
         t0 = time.perf_counter()
         box = self.area.update(frame.image, frame.pts)
-        x, y, w, h = box if self.cascade.crop else (0, 0, frame.image.shape[1], frame.image.shape[0])
+        x, y, w, h = box if (self.cascade.crop and box) else (0, 0, frame.image.shape[1], frame.image.shape[0])
         inp = downscale(frame.image[y:y + h, x:x + w], self.cascade.size)
         self.stats.timings["crop_resize"].append((time.perf_counter() - t0) * 1000)
         return inp, box
@@ -186,7 +189,7 @@ class Pipeline:
         state = analysis.state if analysis is not None else None
         drawing = self.video is not None or self.window is not None
         # With --mask-osd the on-screen text (patient name, ID) never reaches a recording.
-        if self.opt.mask_osd and box is not None:
+        if self.opt.mask_osd:
             scene = mask_outside(frame.image, box)
         else:
             scene = frame.image.copy() if drawing else frame.image

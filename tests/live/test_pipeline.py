@@ -91,3 +91,24 @@ def test_run_command_end_to_end(short_video, tiny_bundles, tmp_path):
                         capture_output=True, text=True)
     assert r2.returncode == 0 and "episode_recall" in r2.stdout
     assert np.isfinite(json.loads(r2.stdout)["frame_gate_accuracy"])
+
+
+def test_dark_frames_never_show_the_on_screen_text():
+    """A frame too dark to find the endoscope area: the output is blanked, not left unmasked."""
+    import cv2
+
+    from livescope.data.images import mask_outside
+    from livescope.live.pipeline import EndoscopeArea
+
+    frame = np.zeros((360, 640, 3), np.uint8)
+    frame[40:320, 250:560] = 6  # a very dark view inside the black border
+    cv2.putText(frame, "DOE^JANE ID:1234567", (10, 30), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (235, 235, 235), 1)
+    area = EndoscopeArea()
+    box = area.update(frame, 0.0)
+    assert box is None
+    assert mask_outside(frame, box).max() == 0
+    lit = frame.copy()
+    lit[40:320, 250:560] = 120
+    assert area.update(lit, 0.0) is not None  # a lit frame of another content: found (shape same, refresh)
+    box2 = EndoscopeArea().update(lit, 0.0)
+    assert box2 is not None and mask_outside(lit, box2)[:35, :200].max() == 0  # the text is gone

@@ -48,7 +48,6 @@ class Cascade:
         self.name = self.card.get("name") or f"{self.card.get('backbone', {}).get('name', '?')}@{self.size}"
         self.backbone = self.model.get_layer("backbone")
         self.heads = {task: self.model.get_layer(f"head_{task}") for task in self.tasks}
-        self.cams = {task: GradCam(head) for task, head in self.heads.items()}
         spec = t.TensorSpec([None, self.size, self.size, 3], t.uint8)
         gate_min = float(self.thresholds.get("gate_exit", 0.4))
         a_min = 0.5 * float(self.thresholds.get("hemorrhoid", 0.5))
@@ -103,11 +102,6 @@ class Cascade:
             return fmap, t.reduce_mean(fmap, axis=[1, 2])
 
         self._features = t.function(features, input_signature=[spec])
-        c = int(self.backbone.output_shape[-1])
-        self._cam = {task: t.function(lambda fmap, idx, cam=self.cams[task]: cam(fmap, idx),
-                                      input_signature=[t.TensorSpec([None, None, None, c], t.float32),
-                                                       t.TensorSpec([None], t.int32)])
-                     for task in self.tasks}
         self.last_timing: dict[str, float] = {}
 
     def warm_up(self, batch_sizes=(1,)) -> None:

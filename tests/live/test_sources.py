@@ -121,23 +121,8 @@ def test_resolution_change_mid_stream(tmp_path, tiny_cascade):
 
     from livescope.live.commands import replay
 
-    p = tmp_path / "change.ts"
-    with av.open(str(p), "w", format="mpegts") as c:
-        s = c.add_stream("mpeg2video", rate=15)
-        s.width, s.height, s.pix_fmt = 160, 120, "yuv420p"
-        for i, f in enumerate(make_frames(10, 160, 120)):
-            vf = av.VideoFrame.from_ndarray(f, format="rgb24")
-            vf.pts = i
-            c.mux(s.encode(vf))
-        c.mux(s.encode(None))
-    with av.open(str(tmp_path / "b.ts"), "w", format="mpegts") as c:
-        s = c.add_stream("mpeg2video", rate=15)
-        s.width, s.height, s.pix_fmt = 240, 176, "yuv420p"
-        for i, f in enumerate(make_frames(10, 240, 176)):
-            vf = av.VideoFrame.from_ndarray(f, format="rgb24")
-            vf.pts = i
-            c.mux(s.encode(vf))
-        c.mux(s.encode(None))
+    p = write_video(tmp_path / "change.ts", "mpeg2_ts", make_frames(10, 160, 120))
+    write_video(tmp_path / "b.ts", "mpeg2_ts", make_frames(10, 240, 176))
     p.write_bytes(p.read_bytes() + (tmp_path / "b.ts").read_bytes())
     report, pipe = replay(str(p), out=tmp_path / "run", cascade=tiny_cascade)
     assert pipe.stats.frames_shown >= 15

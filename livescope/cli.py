@@ -50,7 +50,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--weights", default="imagenet", help="imagenet | none | PATH to a weights file")
     p.add_argument("--out", required=True, help="bundle folder to write")
     p.add_argument("--size", type=int, default=None, help="input size (default 331, as the paper)")
-    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--epochs", type=int, default=None, help="default 30 (the paper's); --recipe default: 14")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=1e-4)
     p.add_argument("--val-fraction", type=float, default=None, help="default 0.2 for A and gate, 0.3 for B (as the paper)")
@@ -132,6 +132,12 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("run_dir")
     sc.add_argument("truth")
     sc.add_argument("--out", default=None, help="write the JSON here too")
+    sc.add_argument("--resmooth", action="store_true",
+                    help="re-run the smoothing and episode decisions on the run's raw probabilities with the "
+                         "model card's thresholds (the run's own shown states are ignored)")
+    sc.add_argument("--thresholds", default=None, metavar="K=V,...",
+                    help="with --resmooth: override card thresholds, e.g. grade_margin=0.15,grade_stable_s=0.8")
+    sc.add_argument("--model", default=None, help="bundle whose card gives labels and thresholds (default: models/default)")
 
     bn = sub.add_parser("bench", help="latency percentiles and throughput of the live pipeline")
     bn.add_argument("--source", default="synthetic", help="a video file, or 'synthetic' (phantom 1080p30 H.264)")

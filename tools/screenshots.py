@@ -31,6 +31,12 @@ def overlay(run: Path) -> None:
                 break
 
 
+def phantom_sheet() -> None:
+    from livescope.phantom.dataset import contact_sheet
+
+    contact_sheet(DOCS / "phantom-sheet.png")
+
+
 def report_page(run: Path) -> None:
     chromium = shutil.which("chromium")
     subprocess.run([chromium, *ARGS, "--window-size=1150,1500", f"--screenshot={DOCS / 'report.png'}",
@@ -77,6 +83,7 @@ def demo_pages() -> None:
 if __name__ == "__main__":
     run = Path(sys.argv[1] if len(sys.argv) > 1 else ROOT / "runs" / "demo")
     DOCS.mkdir(exist_ok=True)
+    phantom_sheet()
     overlay(run)
     report_page(run)
     demo_pages()

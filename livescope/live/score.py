@@ -38,7 +38,38 @@ def _runs(flags: list[bool]) -> list[tuple[int, int]]:
     return runs
 
 
-def score_run(run_dir: str | Path, truth_path: str | Path) -> dict:
+def resmooth(rows: list[dict], card: dict, overrides: dict | None = None) -> tuple[list[dict], dict]:
+    """Run the smoothing and episode decisions again on a run's recorded raw probabilities,
+    with the card's thresholds (and `overrides`): how thresholds are tuned without re-running
+    the model. Returns the new per-frame rows and the episode grades by (start, end) frame."""
+    from livescope.live.episodes import EpisodeTracker
+    from livescope.live.smoothing import TemporalSmoother
+
+    labels = {task: spec["labels"] for task, spec in card["tasks"].items()}
+    positive = {task: spec.get("positive") for task, spec in card["tasks"].items()}
+    thresholds = {**card.get("thresholds", {}), **(overrides or {})}
+    smoother = TemporalSmoother(labels, thresholds, positive)
+    tracker = EpisodeTracker(labels, positive)
+    out = []
+    last_t = 0.0
+    for r in rows:
+        raw = r.get("raw")
+        if r.get("analysed") and raw is not None and r.get("result_of") == r["i"]:
+            probs = {k: np.asarray(v, np.float64) for k, v in raw.items()}
+            state = smoother.update(r["t"], probs)
+            tracker.update(r["i"], r["t"], state, probs)
+        else:
+            state = smoother.current
+        last_t = r["t"]
+        out.append({**r, "state": state.state, "grade": state.grade, "a": state.a_label})
+    tracker.finish(rows[-1]["i"] if rows else 0, last_t)
+    decided = {(e.start_frame, e.end_frame): e.decision.get("grade") for e in tracker.episodes}
+    return out, decided
+
+
+def score_run(run_dir: str | Path, truth_path: str | Path, card: dict | None = None,
+              overrides: dict | None = None) -> dict:
+    """Score a run; with `card`, re-run the smoothing on its raw probabilities first (see resmooth)."""
     run_dir, truth_path = Path(run_dir), Path(truth_path)
     frames_path = run_dir / "frames.jsonl" if run_dir.is_dir() else run_dir
     if not frames_path.exists():
@@ -49,6 +80,23 @@ def score_run(run_dir: str | Path, truth_path: str | Path) -> dict:
     rows = [r for r in read_frames(frames_path) if r.get("i", -1) >= 0]
     if not rows:
         raise LivescopeError(f"{frames_path} has no frames", "the run wrote nothing; run it again")
+    decided = None
+    if card is not None:
+        rows, decided = resmooth(rows, card, overrides)
+    return score_rows(rows, truth, decided if decided is not None else _report_grades(run_dir))
+
+
+def _report_grades(run_dir: Path) -> dict:
+    report_path = run_dir / "report.json" if run_dir.is_dir() else None
+    decided = {}
+    if report_path is not None and report_path.exists():
+        for e in json.loads(report_path.read_text()).get("episodes", []):
+            decided[(e["start_frame"], e["end_frame"])] = e.get("grade")
+    return decided
+
+
+def score_rows(rows: list[dict], truth: dict, decided: dict) -> dict:
+    """Frame, episode, delay and flicker figures; `decided`: episode grades by (start, end) frame."""
     fps = float(truth["fps"])
     tg, ta, tb = truth["truth"]["gate"], truth["truth"]["A"], truth["truth"]["B"]
     n = min(len(rows), len(tg))
@@ -62,11 +110,6 @@ def score_run(run_dir: str | Path, truth_path: str | Path) -> dict:
     b_pairs = [(shown[i], tb[i]) for i in range(n) if tb[i] and pred_in[i] and shown[i] in STABLE]
     true_eps = [(e["start_frame"], min(e["end_frame"], n - 1), e["grade"]) for e in truth["episodes"] if e["start_frame"] < n]
     pred_eps = _runs(pred_in)
-    report_path = run_dir / "report.json" if run_dir.is_dir() else None
-    decided = {}
-    if report_path is not None and report_path.exists():
-        for e in json.loads(report_path.read_text()).get("episodes", []):
-            decided[(e["start_frame"], e["end_frame"])] = e.get("grade")
 
     def pred_grade(s: int, e: int) -> str | None:
         for (ds, de), g in decided.items():
@@ -129,8 +172,36 @@ def score_run(run_dir: str | Path, truth_path: str | Path) -> dict:
     }
 
 
+def parse_overrides(text: str | None) -> dict:
+    """'grade_margin=0.15,grade_stable_s=0.8' -> {'grade_margin': 0.15, 'grade_stable_s': 0.8}."""
+    from livescope.models.bundle import DEFAULT_THRESHOLDS
+
+    out = {}
+    for part in (text or "").split(","):
+        if not part.strip():
+            continue
+        key, _, value = part.partition("=")
+        key = key.strip()
+        if key not in DEFAULT_THRESHOLDS:
+            raise LivescopeError(f"unknown threshold {key!r}", f"use names from {', '.join(DEFAULT_THRESHOLDS)}")
+        try:
+            out[key] = float(value)
+        except ValueError:
+            raise LivescopeError(f"threshold {key} needs a number, got {value!r}", "write it like grade_margin=0.15") from None
+    return out
+
+
 def run_score(args: argparse.Namespace) -> int:
-    result = score_run(args.run_dir, args.truth)
+    card = None
+    overrides = parse_overrides(args.thresholds)
+    if args.resmooth or overrides:
+        from livescope.models.bundle import read_card, resolve_bundle
+
+        card = read_card(resolve_bundle(args.model))
+    result = score_run(args.run_dir, args.truth, card, overrides)
+    if card is not None:
+        result["resmoothed"] = {"model": str(resolve_bundle(args.model)),
+                                "thresholds": {**card.get("thresholds", {}), **overrides}}
     text = json.dumps(result, indent=2)
     if args.out:
         Path(args.out).write_text(text)

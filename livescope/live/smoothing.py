@@ -5,7 +5,8 @@
 - Hysteresis: the gate enters above one threshold and leaves below a lower one, and a state
   must last a minimum dwell before it may change again.
 - StableLabel: the label shown changes only after the new label has held for a while.
-- Below the confidence threshold the shown decision is "uncertain" rather than a guess.
+- Below the confidence threshold the shown decision is "uncertain" rather than a guess, and
+  between two labels the one on screen stays until another beats it by a margin.
 """
 
 from __future__ import annotations
@@ -94,22 +95,37 @@ class SmoothedState:
         return "in" if self.gate_in else "out"
 
 
+def candidate_label(p: np.ndarray, labels: list[str], shown: str | None, confidence: float, margin: float) -> str:
+    """The label to propose: the most probable, "uncertain" below the confidence threshold,
+    and the label on screen as long as no other beats it by `margin` (a near tie keeps what
+    the endoscopist already sees instead of flickering between two grades)."""
+    best = int(p.argmax())
+    if p[best] < confidence:
+        return UNCERTAIN
+    if shown in labels and labels[best] != shown and p[best] - p[labels.index(shown)] < margin:
+        return shown
+    return labels[best]
+
+
 class TemporalSmoother:
-    """Turns per-frame cascade results into what the overlay shows. Thresholds from the card."""
+    """Turns per-frame cascade results into what the overlay shows. Thresholds from the card
+    (missing keys fall back to the defaults every bundle is written with)."""
 
     def __init__(self, labels: dict[str, list[str]], thresholds: dict, positive: dict[str, str]):
-        th = thresholds
+        from livescope.models.bundle import DEFAULT_THRESHOLDS
+
+        th = {**DEFAULT_THRESHOLDS, **thresholds}
         self.labels = labels
         self.positive = positive
-        tau = float(th.get("smoothing_tau_s", 0.4))
-        self.conf = float(th.get("confidence", 0.6))
+        tau = float(th["smoothing_tau_s"])
+        self.conf = float(th["confidence"])
+        self.margin = float(th["grade_margin"])
         self.f_gate = ProbabilityFilter(tau)
         self.f_a = ProbabilityFilter(tau)
         self.f_b = ProbabilityFilter(tau)
-        self.gate = Hysteresis(float(th.get("gate_enter", 0.6)), float(th.get("gate_exit", 0.4)),
-                               float(th.get("gate_min_dwell_s", 0.5)))
-        self.stable_a = StableLabel(float(th.get("grade_stable_s", 0.7)))
-        self.stable_b = StableLabel(float(th.get("grade_stable_s", 0.7)))
+        self.gate = Hysteresis(float(th["gate_enter"]), float(th["gate_exit"]), float(th["gate_min_dwell_s"]))
+        self.stable_a = StableLabel(float(th["grade_stable_s"]))
+        self.stable_b = StableLabel(float(th["grade_stable_s"]))
         self.p_gate = 0.0
         self.p_a: np.ndarray | None = None
         self.p_b: np.ndarray | None = None
@@ -137,21 +153,25 @@ class TemporalSmoother:
         confidence = None
         if gate_in and self.p_a is not None:
             la = self.labels["A"]
-            cand = la[int(self.p_a.argmax())] if self.p_a.max() >= self.conf else UNCERTAIN
-            a_label = self.stable_a.update(t, cand)
+            a_label = self.stable_a.update(t, candidate_label(self.p_a, la, self.stable_a.shown, self.conf, self.margin))
             confidence = float(self.p_a.max())
+            # The grade is followed beside A (on frames where B ran), so that once A settles on
+            # hemorrhoid a grade that has already been stable shows at once, with no
+            # intermediate "hemorrhoid" step.
+            g = None
+            if "B" in self.labels and "B" in probs and self.p_b is not None:
+                lb = self.labels["B"]
+                g = self.stable_b.update(t, candidate_label(self.p_b, lb, self.stable_b.shown, self.conf, self.margin))
+            elif "B" in self.labels:
+                g = self.stable_b.shown
             if a_label == self.positive.get("A", "hemorrhoid") and "B" in self.labels:
-                if self.p_b is not None:
-                    lb = self.labels["B"]
-                    cb = lb[int(self.p_b.argmax())] if self.p_b.max() >= self.conf else UNCERTAIN
-                    g = self.stable_b.update(t, cb)
-                    grade = g if g not in (None, UNCERTAIN) else "hemorrhoid"
-                    confidence = float(self.p_b.max()) if g not in (None, UNCERTAIN) else confidence
+                if g not in (None, UNCERTAIN) and self.p_b is not None:
+                    grade = g
+                    confidence = float(self.p_b.max())
                 else:
                     grade = "hemorrhoid"
             elif a_label is not None:
                 grade = a_label
-                self.stable_b.reset()
         shown = (gate_in, grade)
         if self._last_shown is not None and shown != self._last_shown:
             self.shown_changes += 1

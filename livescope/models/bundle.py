@@ -23,6 +23,7 @@ DEFAULT_THRESHOLDS = {
     "hemorrhoid": 0.5,  # task A decision threshold on P(hemorrhoid)
     "smoothing_tau_s": 0.25,  # time constant of the causal probability filter
     "grade_stable_s": 0.6,  # a new grade must hold this long before it is shown
+    "grade_margin": 0.1,  # another label must beat the one on screen by this much to replace it
 }
 
 

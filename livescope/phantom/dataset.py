@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import multiprocessing
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -32,9 +33,10 @@ class Example:
     params: dict
 
 
-def _rotate(scene: Scene, angle: float) -> Scene:
+def _rotate(scene: Scene, angle: float, zoom: float = 1.0) -> Scene:
+    """Roll the scope (rotation) and move it closer (zoom in about the centre)."""
     size = scene.rgb.shape[0]
-    m = cv2.getRotationMatrix2D((size / 2, size / 2), angle, 1.0)
+    m = cv2.getRotationMatrix2D((size / 2, size / 2), angle, zoom)
     rgb = cv2.warpAffine(scene.rgb, m, (size, size), borderMode=cv2.BORDER_REFLECT)
     masks = {k: cv2.warpAffine(v.astype(np.uint8), m, (size, size), flags=cv2.INTER_NEAREST) > 0
              for k, v in scene.masks.items()}
@@ -48,7 +50,8 @@ def render_example(rng: np.random.Generator, label: str, size: int = 331) -> Exa
     canvas = (ch, int(ch * rng.uniform(1.15, 1.5)))
     style = ProcessorStyle.random(rng, canvas)
     # Render at about the size the image area will have after the final resize (speed).
-    render_size = int(np.clip(style.area[3] * size / ch * 0.85, 96, 400))
+    # (The canvas is squeezed to a square, so the area is narrower than this in the output.)
+    render_size = int(np.clip(style.area[3] * size / ch * 0.75, 96, 400))
     if label == "hemorrhoid":
         label = str(rng.choice(["Rf0", "Rf1", "Rf2"], p=np.array([121, 173, 42]) / 336))
     elif label == "retroflex":
@@ -61,11 +64,14 @@ def render_example(rng: np.random.Generator, label: str, size: int = 331) -> Exa
         gate, task_a, task_b = "other", "", ""
     else:
         raise ValueError(f"unknown phantom label {label!r}")
-    scene = _rotate(scene, float(rng.uniform(-180, 180)))
+    # Distance to the wall varies as the scope moves: up to 1.5x closer than the full scene
+    # (procedure videos show the central two thirds of a scene, see phantom/video.py).
+    zoom = float(rng.uniform(1.0, 1.5))
+    scene = _rotate(scene, float(rng.uniform(-180, 180)), zoom)
     frame = compose(scene.rgb, style, seconds=float(rng.uniform(0, 3600)))
     image = degrade(rng, cv2.resize(frame, (size, size), interpolation=cv2.INTER_AREA))
     x, y, aw, ah = style.area
-    params = {**scene.params, "brand": style.brand, "shape": style.shape, "canvas": list(canvas),
+    params = {**scene.params, "zoom": round(zoom, 3), "brand": style.brand, "shape": style.shape, "canvas": list(canvas),
               "area": [x, y, aw, ah], "gamma": round(style.gamma, 3),
               "gains": [round(float(g), 3) for g in style.gains]}
     return Example(image, gate, task_a, task_b, scene.masks, params)
@@ -108,6 +114,10 @@ def _job(args: tuple) -> dict:
             "params": json.dumps(ex.params, sort_keys=True)}
 
 
+def _single_threaded() -> None:
+    cv2.setNumThreads(1)  # one process per core already; OpenCV's own threads would compete
+
+
 def synth_images(out: str | Path, count: int, seed: int, size: int = 331, balance: str = "paper",
                  workers: int = 0, b_count: int | None = None, progress: bool = True) -> dict:
     """Write gate/, taskA/ and taskB/ trees plus labels.csv. Task B gets count*336/1144 images
@@ -131,7 +141,10 @@ def synth_images(out: str | Path, count: int, seed: int, size: int = 331, balanc
     t0 = time.perf_counter()
     rows = []
     if workers > 1:
-        with ProcessPoolExecutor(workers) as pool:
+        # Spawned, not forked: a fork of a process that already runs threads (TensorFlow's, a
+        # server's) can deadlock in the child.
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_single_threaded) as pool:
             for row in tqdm(pool.map(_job, jobs, chunksize=8), total=len(jobs), desc="phantom images", unit="img",
                             disable=not progress, mininterval=1.0):
                 rows.append(row)

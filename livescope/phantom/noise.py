@@ -11,7 +11,15 @@ def smooth_noise(rng: np.random.Generator, h: int, w: int, cell: float) -> np.nd
     gh = max(2, int(h / cell) + 2)
     gw = max(2, int(w / cell) + 2)
     grid = rng.random((gh, gw), dtype=np.float32)
-    return cv2.resize(grid, (w, h), interpolation=cv2.INTER_CUBIC).clip(0, 1)
+    # Cubic to a quarter of the size, then linear: looks the same for features of 8+ pixels
+    # and is several times faster than one large cubic upsampling.
+    mh, mw = max(gh * 4, h // 4), max(gw * 4, w // 4)
+    if mh < h and mw < w:
+        grid = cv2.resize(grid, (mw, mh), interpolation=cv2.INTER_CUBIC)
+        out = cv2.resize(grid, (w, h), interpolation=cv2.INTER_LINEAR)
+    else:
+        out = cv2.resize(grid, (w, h), interpolation=cv2.INTER_CUBIC)
+    return np.clip(out, 0, 1, out=out)
 
 
 def fractal_noise(rng: np.random.Generator, h: int, w: int, cell: float, octaves: int = 3) -> np.ndarray:

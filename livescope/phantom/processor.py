@@ -130,22 +130,28 @@ def compose(scene_rgb: np.ndarray, style: ProcessorStyle, seconds: float = 0.0,
     """Place a scene (float RGB) into the processor frame; returns uint8 RGB on the full canvas."""
     h, w = style.canvas
     x, y, aw, ah = style.area
-    content = cv2.resize(apply_style(scene_rgb, style), (aw, ah), interpolation=cv2.INTER_LINEAR)
+    # Work in uint8 from here on: the canvas is several times the scene's size.
+    scene = (apply_style(scene_rgb, style) * 255 + 0.5).astype(np.uint8)
+    content = cv2.resize(scene, (aw, ah), interpolation=cv2.INTER_LINEAR)
     canvas = np.zeros((h, w, 3), np.uint8)
-    m = (area_mask(style) if mask is None else mask)[y:y + ah, x:x + aw, None].astype(np.float32) / 255.0
-    canvas[y:y + ah, x:x + aw] = (content * 255 * m + 0.5).astype(np.uint8)
+    m = (area_mask(style) if mask is None else mask)[y:y + ah, x:x + aw]
+    canvas[y:y + ah, x:x + aw] = cv2.multiply(content, cv2.merge([m, m, m]), scale=1 / 255)
     draw_osd(canvas, style, seconds)
     return canvas
 
 
 def degrade(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:
-    """Camera and compression artefacts: blur, sensor noise, exposure, JPEG (uint8 RGB)."""
-    out = img.astype(np.float32)
-    out *= rng.uniform(0.8, 1.2)  # exposure
+    """Camera and compression artefacts: exposure, blur, sensor noise, JPEG (uint8 RGB)."""
+    out = cv2.convertScaleAbs(img, alpha=float(rng.uniform(0.8, 1.2)))  # exposure, saturating
     if rng.random() < 0.4:
-        out = cv2.GaussianBlur(out, (0, 0), rng.uniform(0.4, 1.6))
-    out += rng.normal(0, rng.uniform(0.5, 4.0), out.shape).astype(np.float32)
-    out = np.clip(out, 0, 255).astype(np.uint8)
+        out = cv2.GaussianBlur(out, (0, 0), float(rng.uniform(0.4, 1.6)))
+    # Sensor noise after the processor's demosaicing is mostly luminance noise: one plane.
+    # OpenCV's generator is faster than NumPy's; seeding it from the image's own generator
+    # keeps the same seed giving the same bytes.
+    cv2.setRNGSeed(int(rng.integers(2**31)))
+    noise = np.empty(out.shape[:2], np.int16)
+    cv2.randn(noise, 0, float(rng.uniform(0.5, 4.0)))
+    out = cv2.add(out, cv2.merge([noise, noise, noise]), dtype=cv2.CV_8U)
     q = int(rng.integers(60, 96))
     ok, enc = cv2.imencode(".jpg", out[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, q])
     return cv2.imdecode(enc, cv2.IMREAD_COLOR)[..., ::-1].copy()

@@ -133,7 +133,7 @@ class ProcedureRenderer:
         elif kind == "rectum":
             sc = render_forward(rng, big, rectum=True)
         elif kind == "uninformative":
-            sc = render_other(rng, big, detail)
+            sc = render_other(rng, big, detail, forward_only=True)
         else:
             sc = render_forward(rng, big)
         return (apply_style(sc.rgb, self.style) * 255 + 0.5).astype(np.uint8)

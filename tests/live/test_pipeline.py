@@ -112,3 +112,36 @@ def test_dark_frames_never_show_the_on_screen_text():
     assert area.update(lit, 0.0) is not None  # a lit frame of another content: found (shape same, refresh)
     box2 = EndoscopeArea().update(lit, 0.0)
     assert box2 is not None and mask_outside(lit, box2)[:35, :200].max() == 0  # the text is gone
+
+
+def test_resmooth_reproduces_the_run_and_thresholds_change_it(short_video, tiny_bundles, tmp_path):
+    """`score --resmooth` re-runs the smoothing on the recorded raw probabilities: with the
+    card's own thresholds it gives back the run's states; other thresholds give other states."""
+    import subprocess
+    import sys
+
+    from livescope.live.score import read_frames, resmooth
+    from livescope.models.bundle import read_card
+
+    out = tmp_path / "run"
+    replay(str(short_video), bundle=tiny_bundles["cascade"], out=out, record=False)
+    rows = read_frames(out / "frames.jsonl")
+    card = read_card(tiny_bundles["cascade"])
+    again, decided = resmooth(rows, card)
+    assert [(r["state"], r["grade"]) for r in again] == [(r["state"], r["grade"]) for r in rows]
+    report = json.loads((out / "report.json").read_text())
+    assert decided == {(e["start_frame"], e["end_frame"]): e["grade"] for e in report["episodes"]}
+    never, _ = resmooth(rows, card, {"gate_enter": 1.01, "gate_exit": 1.0})
+    assert all(r["state"] == "out" for r in never)
+    always, eps = resmooth(rows, card, {"gate_enter": 0.0, "gate_exit": 0.0})
+    assert sum(r["state"] == "in" for r in always) > 0.9 * len(rows) and len(eps) == 1
+    truth = str(short_video.with_suffix(".json"))
+    r = subprocess.run([sys.executable, "-m", "livescope.cli", "score", str(out), truth, "--model",
+                        str(tiny_bundles["cascade"]), "--thresholds", "gate_enter=1.01,gate_exit=1.0"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    s = json.loads(r.stdout)
+    assert s["episodes_predicted"] == 0 and s["resmoothed"]["thresholds"]["gate_enter"] == 1.01
+    bad = subprocess.run([sys.executable, "-m", "livescope.cli", "score", str(out), truth, "--thresholds", "gate=2"],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "unknown threshold 'gate'" in bad.stderr

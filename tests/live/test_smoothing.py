@@ -80,3 +80,37 @@ def test_uncertain_below_confidence_and_grade_shown_when_stable():
         t += 1 / 30
         st = sm.update(t, {"gate": np.array([0.05, 0.95]), "A": np.array([0.1, 0.9]), "B": np.array([0.1, 0.85, 0.05])})
     assert st.a_label == "hemorrhoid" and st.grade == "Rf1" and st.confidence > 0.6
+
+
+def test_near_tie_keeps_the_grade_on_screen():
+    """Rf1 and Rf2 alternating within the margin: the grade shown stays; a clear change wins."""
+    from livescope.live.smoothing import candidate_label
+
+    lb = LABELS["B"]
+    assert candidate_label(np.array([0.0, 0.46, 0.54]), lb, "Rf1", 0.5, 0.1) == "Rf1"
+    assert candidate_label(np.array([0.0, 0.46, 0.54]), lb, None, 0.5, 0.1) == "Rf2"
+    assert candidate_label(np.array([0.0, 0.3, 0.7]), lb, "Rf1", 0.5, 0.1) == "Rf2"
+    assert candidate_label(np.array([0.2, 0.35, 0.45]), lb, "Rf1", 0.5, 0.1) == "uncertain"
+    rng = np.random.default_rng(1)
+    counts = {}
+    for margin in (0.0, 0.15):
+        sm = TemporalSmoother(LABELS, {**TH, "confidence": 0.5, "grade_margin": margin}, POS)
+        for i in range(30 * 30):
+            # the grade's raw probability wanders slowly either side of the Rf1/Rf2 boundary
+            d = 0.06 * math.sin(i / 30 * 1.3) + rng.normal(0, 0.02)
+            sm.update(i / 30, {"gate": np.array([0.02, 0.98]), "A": np.array([0.05, 0.95]),
+                               "B": np.array([0.0, 0.5 - d, 0.5 + d])})
+        counts[margin] = sm.shown_changes
+    assert counts[0.0] >= 8 and counts[0.15] <= 2
+
+
+def test_grade_shows_with_the_hemorrhoid_decision_not_after_it():
+    """A and B are followed side by side: a clear Rf1 view goes straight from deciding to Rf1."""
+    sm = TemporalSmoother(LABELS, TH, POS)
+    shown = []
+    for i in range(90):
+        st = sm.update(i / 30, {"gate": np.array([0.02, 0.98]), "A": np.array([0.1, 0.9]),
+                                "B": np.array([0.05, 0.9, 0.05])})
+        if not shown or shown[-1] != st.grade:
+            shown.append(st.grade)
+    assert shown == [None, "Rf1"]

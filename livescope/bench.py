@@ -292,8 +292,7 @@ def run_bench(args: argparse.Namespace) -> int:
         names = args.backbones or list(PAPER_A_SECONDS)
         print("backbones at 331x331 (random weights; speed does not depend on the weights):")
         result["backbones"] = bench_backbones(names)
-        if args.json:
-            Path(args.json).write_text(json.dumps(result, indent=2))
+        _write_json(args.json, result)
         return 0
     source = bench_source(args.seconds) if args.source == "synthetic" else Path(args.source)
     if not source.exists():
@@ -316,11 +315,15 @@ def run_bench(args: argparse.Namespace) -> int:
         result["speedup_vs_naive"] = round(ours / max(nb["fps"], 1e-9), 2)
         print(f"naive loop (predict + full-tape Grad-CAM + OpenCV writer, one thread): {nb['fps']} fps; "
               f"livescope {ours} fps = {result['speedup_vs_naive']}x")
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(result, indent=2))
-        print(f"wrote {args.json}")
+    _write_json(args.json, result)
     return 0
+
+
+def _write_json(path: str | None, result: dict) -> None:
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(json.dumps(result, indent=2))
+        print(f"wrote {path}")
 
 
 def _machine() -> dict:

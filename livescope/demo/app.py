@@ -63,18 +63,18 @@ def _decision(cascade, r) -> str:
     if g is None:
         return "no gate head"
     p_in = float(g[cascade.labels["gate"].index(cascade.positive("gate"))])
-    if p_in < th.get("gate_enter", 0.6):
+    if p_in < th["gate_enter"]:
         return f"not a retroflexed dentate-line view (P={p_in:.2f})"
     if "A" not in r.probs:
         return "retroflexed view"
     pa = r.probs["A"]
-    if pa.max() < th.get("confidence", 0.6):
+    if pa.max() < th["confidence"]:
         return "retroflexed view: uncertain (normal vs hemorrhoid)"
     a = r.labels["A"]
     if a != cascade.positive("A") or "B" not in r.probs:
         return f"retroflexed view: {a} ({pa.max():.2f})"
     pb = r.probs["B"]
-    if pb.max() < th.get("confidence", 0.6):
+    if pb.max() < th["confidence"]:
         return f"hemorrhoid ({pa.max():.2f}), grade uncertain"
     return f"hemorrhoid ({pa.max():.2f}), LDRf {r.labels['B']} ({pb.max():.2f})"
 
@@ -109,16 +109,20 @@ def build_app(model: str | None = None, max_upload_mb: float = 500):
     sample_images = sorted(str(p) for p in samples.glob("*.png")) + sorted(str(p) for p in samples.glob("*.jpg"))
     sample_video = str(samples / "demo.mp4") if (samples / "demo.mp4").exists() else None
 
+    def explain_file(path, cascade):
+        """Triptych and result for one image file, masked outside the endoscope area first."""
+        rgb = read_image(path)
+        trip, r, _caption = explain_image(mask_outside(rgb, find_endoscope_area(rgb, fallback_full=False)), cascade)
+        return trip, r
+
     def analyse_image(image_path, model_name):
         if not image_path:
             raise gr.Error("Upload, paste or pick an image first.")
+        cascade = models.get(model_name)
         try:
-            rgb = read_image(image_path)
+            trip, r = explain_file(image_path, cascade)
         except ImageReadError as exc:
             raise gr.Error(f"{Path(str(image_path)).name}: {exc}. Give a JPEG, PNG, BMP or TIFF image.") from None
-        cascade = models.get(model_name)
-        rgb = mask_outside(rgb, find_endoscope_area(rgb, fallback_full=False))
-        trip, r, caption = explain_image(rgb, cascade)
         return (_probs_dict(cascade, r, "gate"), _probs_dict(cascade, r, "A"), _probs_dict(cascade, r, "B"),
                 _decision(cascade, r), trip)
 
@@ -130,12 +134,10 @@ def build_app(model: str | None = None, max_upload_mb: float = 500):
         for f in files:
             path = f if isinstance(f, str) else getattr(f, "name", str(f))
             try:
-                rgb = read_image(path)
+                trip, r = explain_file(path, cascade)
             except ImageReadError as exc:
                 rows.append((np.full((64, 256, 3), 255, np.uint8), f"{Path(path).name}: {exc}"))
                 continue
-            rgb = mask_outside(rgb, find_endoscope_area(rgb, fallback_full=False))
-            trip, r, caption = explain_image(rgb, cascade)
             rows.append((trip, f"{Path(path).name}: {_decision(cascade, r)}"))
         return rows
 

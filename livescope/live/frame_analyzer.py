@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 
-from livescope.data.images import downscale, mask_outside
+from livescope.data.images import mask_outside
 from livescope.live.episodes import EpisodeTracker
 from livescope.live.overlay import OverlayRenderer, Status
 from livescope.live.pipeline import EndoscopeArea
@@ -32,8 +32,7 @@ class FrameAnalyzer:
         t = time.monotonic() - self.t0 if t is None else t
         s0 = time.perf_counter()
         box = self.area.update(rgb, t)
-        x, y, w, h = box if (self.cascade.crop and box) else (0, 0, rgb.shape[1], rgb.shape[0])
-        inp = downscale(rgb[y:y + h, x:x + w], self.cascade.size)
+        inp = self.cascade.model_input(rgb, box)
         r = self.cascade.analyse(inp[None], cam=True)[0]
         state = self.smoother.update(t, r.probs)
         self.episodes.update(self.frames, t, state, r.probs, None, r.cam, box)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from livescope.data.images import downscale, find_endoscope_area, mask_outside
+from livescope.data.images import find_endoscope_area, mask_outside
 from livescope.live.episodes import EpisodeTracker
 from livescope.live.overlay import OverlayRenderer, Status
 from livescope.live.sinks import JsonlSink, VideoSink, WindowSink
@@ -136,8 +136,7 @@ class Pipeline:
     def _prepare(self, frame: Frame):
         t0 = time.perf_counter()
         box = self.area.update(frame.image, frame.pts)
-        x, y, w, h = box if (self.cascade.crop and box) else (0, 0, frame.image.shape[1], frame.image.shape[0])
-        inp = downscale(frame.image[y:y + h, x:x + w], self.cascade.size)
+        inp = self.cascade.model_input(frame.image, box)
         self.stats.timings["crop_resize"].append((time.perf_counter() - t0) * 1000)
         return inp, box
 

@@ -44,10 +44,11 @@ def resmooth(rows: list[dict], card: dict, overrides: dict | None = None) -> tup
     the model. Returns the new per-frame rows and the episode grades by (start, end) frame."""
     from livescope.live.episodes import EpisodeTracker
     from livescope.live.smoothing import TemporalSmoother
+    from livescope.models.bundle import card_thresholds, task_positive
 
     labels = {task: spec["labels"] for task, spec in card["tasks"].items()}
-    positive = {task: spec.get("positive") for task, spec in card["tasks"].items()}
-    thresholds = {**card.get("thresholds", {}), **(overrides or {})}
+    positive = {task: task_positive(card, task) for task in card["tasks"]}  # as the live Cascade has them
+    thresholds = {**card_thresholds(card), **(overrides or {})}
     smoother = TemporalSmoother(labels, thresholds, positive)
     tracker = EpisodeTracker(labels, positive)
     out = []
@@ -80,10 +81,11 @@ def score_run(run_dir: str | Path, truth_path: str | Path, card: dict | None = N
     rows = [r for r in read_frames(frames_path) if r.get("i", -1) >= 0]
     if not rows:
         raise LivescopeError(f"{frames_path} has no frames", "the run wrote nothing; run it again")
-    decided = None
     if card is not None:
         rows, decided = resmooth(rows, card, overrides)
-    return score_rows(rows, truth, decided if decided is not None else _report_grades(run_dir))
+    else:
+        decided = _report_grades(run_dir)
+    return score_rows(rows, truth, decided)
 
 
 def _report_grades(run_dir: Path) -> dict:
@@ -195,13 +197,13 @@ def run_score(args: argparse.Namespace) -> int:
     card = None
     overrides = parse_overrides(args.thresholds)
     if args.resmooth or overrides:
-        from livescope.models.bundle import read_card, resolve_bundle
+        from livescope.models.bundle import card_thresholds, read_card, resolve_bundle
 
-        card = read_card(resolve_bundle(args.model))
+        bundle = resolve_bundle(args.model)
+        card = read_card(bundle)
     result = score_run(args.run_dir, args.truth, card, overrides)
     if card is not None:
-        result["resmoothed"] = {"model": str(resolve_bundle(args.model)),
-                                "thresholds": {**card.get("thresholds", {}), **overrides}}
+        result["resmoothed"] = {"model": str(bundle), "thresholds": {**card_thresholds(card), **overrides}}
     text = json.dumps(result, indent=2)
     if args.out:
         Path(args.out).write_text(text)

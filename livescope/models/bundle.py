@@ -27,6 +27,17 @@ DEFAULT_THRESHOLDS = {
 }
 
 
+def card_thresholds(card: dict) -> dict:
+    """The card's thresholds; a key an older card lacks takes the default every new card gets."""
+    return {**DEFAULT_THRESHOLDS, **card.get("thresholds", {})}
+
+
+def task_positive(card: dict, task: str) -> str:
+    """The label a task's decision is about (the card's `positive`, else its last label)."""
+    info = card["tasks"][task]
+    return info.get("positive") or info["labels"][-1]
+
+
 def repo_root() -> Path:
     return Path(__file__).resolve().parents[2]
 

@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from livescope.cam.gradcam import GradCam
-from livescope.models.bundle import load_bundle, resolve_bundle
+from livescope.data.images import crop_area, downscale
+from livescope.models.bundle import card_thresholds, load_bundle, resolve_bundle, task_positive
 from livescope.tfenv import tf
 
 TASK_ORDER = ("gate", "A", "B")
@@ -43,14 +44,14 @@ class Cascade:
         self.size = int(self.card["input_size"])
         self.tasks = [task for task in TASK_ORDER if task in self.card["tasks"]]
         self.labels = {task: list(self.card["tasks"][task]["labels"]) for task in self.tasks}
-        self.thresholds = dict(self.card.get("thresholds", {}))
+        self.thresholds = card_thresholds(self.card)
         self.crop = bool(self.card.get("preprocessing", {}).get("crop_to_endoscope_area", True))
         self.name = self.card.get("name") or f"{self.card.get('backbone', {}).get('name', '?')}@{self.size}"
         self.backbone = self.model.get_layer("backbone")
         self.heads = {task: self.model.get_layer(f"head_{task}") for task in self.tasks}
         spec = t.TensorSpec([None, self.size, self.size, 3], t.uint8)
-        gate_min = float(self.thresholds.get("gate_exit", 0.4))
-        a_min = 0.5 * float(self.thresholds.get("hemorrhoid", 0.5))
+        gate_min = float(self.thresholds["gate_exit"])
+        a_min = 0.5 * float(self.thresholds["hemorrhoid"])
         pos = {task: self.labels[task].index(self.positive(task)) for task in self.tasks if task != "B"}
 
         def fused(x, cam_task, with_cam):
@@ -78,7 +79,7 @@ class Cascade:
                         level = t.where(go_b, self.tasks.index("B"), level)
                 elif "A" in self.tasks and "B" in self.tasks:
                     j = self.tasks.index("A")
-                    level = t.where(probs[j][:, pos["A"]] >= a_min, self.tasks.index("B"), j) + 0 * level
+                    level = t.where(probs[j][:, pos["A"]] >= a_min, self.tasks.index("B"), j)
                 explained = t.where(cam_task >= 0, t.fill([n], cam_task), level)
                 # Each frame's pooled vector only feeds its own outputs, so one backward pass of
                 # the sum of the chosen logits gives every frame its own gradient.
@@ -108,9 +109,13 @@ class Cascade:
         for b in batch_sizes:
             self.analyse(np.zeros((b, self.size, self.size, 3), np.uint8), cam=True)
 
+    def model_input(self, image: np.ndarray, box: tuple[int, int, int, int] | None) -> np.ndarray:
+        """What the network sees of a frame: the endoscope area (when the card asks for the crop
+        and an area is known), at the card's input size (uint8 RGB)."""
+        return downscale(crop_area(image, box) if self.crop and box is not None else image, self.size)
+
     def positive(self, task: str) -> str:
-        info = self.card["tasks"][task]
-        return info.get("positive") or info["labels"][-1]
+        return task_positive(self.card, task)
 
     def analyse(self, images: np.ndarray, cam: bool = True, cam_task: str | None = None) -> list[CascadeResult]:
         """images: (B, size, size, 3) uint8 RGB -> one CascadeResult per image (one model call)."""

@@ -115,35 +115,41 @@ def study_markdown(r: dict) -> str:
 
 
 def plot_study(r: dict, out: Path) -> None:
+    names = [row["backbone"] for row in r["rows"]]
+    lines = [(p[f"{task}_accuracy"], style, colour) for p in ENDOSCOPISTS.values()
+             for task, style, colour in (("A", "--", "tab:blue"), ("B", ":", "tab:orange"))]
+    _paired_bars(out / "fig_accuracy.png", names,
+                 ([row["A"]["accuracy"] for row in r["rows"]], "task A"),
+                 ([row["B"]["accuracy"] for row in r["rows"]], "task B"),
+                 "validation accuracy", "Accuracy (lines: the paper's endoscopists, A dashed, B dotted)",
+                 ylim=(0, 1), hlines=lines)
+    _paired_bars(out / "fig_reading_time.png", names,
+                 ([row["A"]["reading_time_s"] for row in r["rows"]], "livescope, task A"),
+                 ([PAPER.get(n, {}).get("A_time_s") or 0 for n in names], "paper (M1), task A, 229 images"),
+                 "seconds for the validation set", "Reading time (endoscopists: > 300 s)")
+
+
+def _paired_bars(path: Path, names: list[str], left: tuple[list, str], right: tuple[list, str], ylabel: str,
+                 title: str, ylim: tuple[float, float] | None = None, hlines: list | None = None) -> None:
+    """Two bars per backbone (values, legend label), like the paper's figures 2 to 4."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
 
-    names = [row["backbone"] for row in r["rows"]]
     x = np.arange(len(names))
     fig, ax = plt.subplots(figsize=(8, 3.6), dpi=110)
-    ax.bar(x - 0.2, [row["A"]["accuracy"] for row in r["rows"]], 0.4, label="task A")
-    ax.bar(x + 0.2, [row["B"]["accuracy"] for row in r["rows"]], 0.4, label="task B")
-    for p in ENDOSCOPISTS.values():
-        ax.axhline(p["A_accuracy"], ls="--", lw=0.8, color="tab:blue")
-        ax.axhline(p["B_accuracy"], ls=":", lw=0.8, color="tab:orange")
+    ax.bar(x - 0.2, left[0], 0.4, label=left[1])
+    ax.bar(x + 0.2, right[0], 0.4, label=right[1])
+    for y, style, colour in hlines or []:
+        ax.axhline(y, ls=style, lw=0.8, color=colour)
     ax.set_xticks(x, names, rotation=15, fontsize=8)
-    ax.set_ylim(0, 1)
-    ax.set_ylabel("validation accuracy")
-    ax.set_title("Accuracy (lines: the paper's endoscopists, A dashed, B dotted)", fontsize=9)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(out / "fig_accuracy.png")
-    plt.close(fig)
-    fig, ax = plt.subplots(figsize=(8, 3.6), dpi=110)
-    ax.bar(x - 0.2, [row["A"]["reading_time_s"] for row in r["rows"]], 0.4, label="livescope, task A")
-    ax.bar(x + 0.2, [PAPER.get(n, {}).get("A_time_s") or 0 for n in names], 0.4, label="paper (M1), task A, 229 images")
-    ax.set_xticks(x, names, rotation=15, fontsize=8)
-    ax.set_ylabel("seconds for the validation set")
-    ax.set_title("Reading time (endoscopists: > 300 s)", fontsize=9)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out / "fig_reading_time.png")
+    fig.savefig(path)
     plt.close(fig)

@@ -352,14 +352,13 @@ def render_other(rng: np.random.Generator, size: int, kind: str | None = None, f
     elif kind == "water":
         streak = fractal_noise(rng, size, size, size / 5)
         streak = cv2.GaussianBlur(streak, (0, 0), size * 0.01)
-        a = np.clip((streak - 0.3) * 2.2, 0, 1)[..., None]
-        img = img + (np.array([0.85, 0.92, 0.95], np.float32) - img) * a
+        img = _interleaved(_blend(_planar(img), _rgb(0.85, 0.92, 0.95), np.clip((streak - 0.3) * 2.2, 0, 1)))
         img = cv2.GaussianBlur(img, (0, 0), size * 0.01)
     elif kind == "dark":
         img = img * rng.uniform(0.03, 0.12)
     elif kind == "bubbles":
         img = _interleaved(_mucus_and_bubbles(rng, _planar(img), 2, int(rng.integers(40, 90))))
     elif kind == "blood":
-        a = np.clip(0.7 + 0.3 * smooth_noise(rng, size, size, size / 4), 0, 1)[..., None]
-        img = img + (np.array([0.45, 0.02, 0.04], np.float32) - img) * a
+        a = np.clip(0.7 + 0.3 * smooth_noise(rng, size, size, size / 4), 0, 1)
+        img = _interleaved(_blend(_planar(img), _rgb(0.45, 0.02, 0.04), a))
     return Scene(np.clip(img, 0, 1).astype(np.float32), {}, {"kind": kind})

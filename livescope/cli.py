@@ -11,8 +11,19 @@ from livescope.errors import LivescopeError
 
 BACKBONE_CHOICES = [
     "xception", "resnet50v2", "efficientnetv2s", "vit_s16", "convmixer_768_32",
-    "mobilenetv3small", "mobilenetv3large", "efficientnetv2b0", "tiny_cnn",
+    "mobilenetv2", "mobilenetv3small", "mobilenetv3large", "efficientnetv2b0", "tiny_cnn",
 ]
+CAM_MODES = ["findings", "all", "off"]
+ENGINE_CHOICES = ["auto", "keras", "litert", "onnx"]
+ENGINE_HELP = "model runtime: auto (the fastest available: litert, then onnx, then keras), keras, litert, onnx"
+BACKBONE_HELP = f"one of {', '.join(BACKBONE_CHOICES)}, or tfhub:HANDLE (a TF-Hub/Kaggle handle or a SavedModel folder)"
+
+
+def _names(values: list[str] | None) -> list[str] | None:
+    """'a,b c' -> ['a', 'b', 'c'] (backbones may be given with commas or spaces)."""
+    if values is None:
+        return None
+    return [v for item in values for v in item.split(",") if v]
 
 
 def _add_synth(sub: argparse._SubParsersAction) -> None:
@@ -40,14 +51,21 @@ def _add_synth(sub: argparse._SubParsersAction) -> None:
     sh.add_argument("--seed", type=int, default=0)
     sh.add_argument("--per-class", type=int, default=6)
     sh.add_argument("--size", type=int, default=200)
+    sh.add_argument("--compare-real", default=None, metavar="DIR",
+                    help="real images beside phantom images of the same class (DIR: retroflex/ and other/, or --map)")
+    sh.add_argument("--map", default=None, help="class map for --compare-real, e.g. hyperkvasir-lower-gi")
 
 
 def _add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a model bundle (the paper's transfer set-up, or the default cascade)")
     p.add_argument("--task", choices=["gate", "A", "B", "cascade"], required=False)
     p.add_argument("--data", help="folder per class, a CSV (path,label[,patient][,split]) or a `synth images` tree")
-    p.add_argument("--backbone", default="efficientnetv2s", choices=BACKBONE_CHOICES)
-    p.add_argument("--weights", default="imagenet", help="imagenet | none | PATH to a weights file")
+    p.add_argument("--backbone", default="efficientnetv2s", metavar="NAME", help=BACKBONE_HELP + " (default efficientnetv2s)")
+    p.add_argument("--weights", default="imagenet",
+                   help="imagenet (Keras download) | none | PATH to a Keras weights file of the same backbone without "
+                        "its top, e.g. ../shared/weights/xception_imagenet_notop.weights.h5 (default imagenet)")
+    p.add_argument("--hub-input-range", default="-1,1", choices=["-1,1", "0,1"],
+                   help="pixel range a tfhub: module expects (default -1,1; the ConvMixer module: 0,1)")
     p.add_argument("--out", required=True, help="bundle folder to write")
     p.add_argument("--size", type=int, default=None, help="input size (default 331, as the paper)")
     p.add_argument("--epochs", type=int, default=None, help="default 30 (the paper's); --recipe default: 14")
@@ -64,63 +82,77 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cascade", nargs=3, metavar=("GATE", "A", "B"),
                    help="assemble one live-assistant bundle from three bundles that share one backbone")
     p.add_argument("--recipe", choices=["default"], help="'default' retrains models/default from scratch (seeded)")
-    p.add_argument("--real-data", default=None, help="HyperKvasir folder for the default recipe (default ../shared/data/hyperkvasir-lower-gi)")
+    p.add_argument("--real-data", default=None,
+                   help="the default recipe's real images: the HyperKvasir folder (default ../shared/data/"
+                        "hyperkvasir-lower-gi), or none for phantom images only")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="livescope",
-        description=f"Real-time assistant for internal hemorrhoid grading in colonoscopy. {RESEARCH_NOTICE}",
-    )
-    parser.add_argument("--version", action="version", version=f"livescope {__version__}")
-    parser.add_argument("--debug", action="store_true", help="show TensorFlow logs and full tracebacks")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-
-    _add_synth(sub)
-    _add_train(sub)
-
+def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     ev = sub.add_parser("evaluate", help="metrics with 95%% bootstrap intervals, reading time, confusion matrix and ROC")
     ev.add_argument("bundle")
-    ev.add_argument("--data", required=True)
+    ev.add_argument("--data", required=True, help="a folder per class (the task's labels), a CSV, or any folder with --map")
     ev.add_argument("--out", required=True)
     ev.add_argument("--split", choices=["val", "all"], default="all",
-                    help="'val': only the bundle's own validation split of DATA; 'all': every image")
+                    help="'val': only the bundle's own validation split of DATA; 'all': every image (default)")
     ev.add_argument("--task", choices=["gate", "A", "B"], default=None, help="which head (needed for a cascade bundle)")
-    ev.add_argument("--bootstrap", type=int, default=1000)
+    ev.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the 95%% intervals (default 1000)")
     ev.add_argument("--batch-size", type=int, default=32)
+    ev.add_argument("--map", default=None, metavar="MAP",
+                    help="a class-map JSON for a folder whose classes are not the task's labels, or a shipped map's "
+                         "name (hyperkvasir-lower-gi); see livescope/data/maps/")
 
+
+def _add_study(sub: argparse._SubParsersAction) -> None:
     st = sub.add_parser("study", help="the paper's study: every backbone on task A and B, table and figures")
     st.add_argument("--data", required=True, help="a folder holding A/ and B/ class folders, or a `synth images` tree")
     st.add_argument("--out", required=True)
-    st.add_argument("--backbones", nargs="+", default=None, choices=BACKBONE_CHOICES)
-    st.add_argument("--weights", default="imagenet")
-    st.add_argument("--quick", action="store_true", help="small images and few epochs: minutes on a 2-core CPU")
-    st.add_argument("--epochs", type=int, default=None)
-    st.add_argument("--size", type=int, default=None)
+    st.add_argument("--backbones", nargs="+", default=None, metavar="NAME",
+                    help="backbones, by spaces or commas (default: the paper's five); " + BACKBONE_HELP)
+    st.add_argument("--weights", default="imagenet",
+                    help="imagenet | none | NAME=PATH,NAME=PATH (a Keras weights file per backbone; backbones "
+                         "without weights are skipped with a line saying why, unless --weights none)")
+    st.add_argument("--hub-input-range", default="-1,1", choices=["-1,1", "0,1"],
+                    help="pixel range tfhub: modules expect (default -1,1)")
+    st.add_argument("--quick", action="store_true", help="224x224, 10 epochs: minutes on a 2-core CPU")
+    st.add_argument("--epochs", type=int, default=None, help="default 30 (10 with --quick)")
+    st.add_argument("--size", type=int, default=None, help="default 331 (224 with --quick)")
     st.add_argument("--seed", type=int, default=0)
 
+
+def _add_explain(sub: argparse._SubParsersAction) -> None:
     ex = sub.add_parser("explain", help="Grad-CAM triptych (original, heatmap, overlay) for one image")
     ex.add_argument("image")
-    ex.add_argument("--model", default=None)
-    ex.add_argument("--out", required=True)
+    ex.add_argument("--model", default=None, help="bundle folder (default: models/default)")
+    ex.add_argument("--out", required=True, help="PNG or JPEG to write")
     ex.add_argument("--task", default=None, help="which head to explain (default: the deepest the cascade reaches)")
+    ex.add_argument("--mask-osd", dest="mask_osd", action="store_true", default=True,
+                    help="blank everything outside the endoscope image, the on-screen text included (default on)")
+    ex.add_argument("--no-mask-osd", dest="mask_osd", action="store_false")
+    ex.add_argument("--cam", dest="cam_mode", choices=CAM_MODES, default="all",
+                    help="all: explain the deepest head reached (default); findings: only a hemorrhoid or its grade; off")
+    ex.add_argument("--engine", default="auto", choices=ENGINE_CHOICES, help=ENGINE_HELP)
 
+
+def _add_run(sub: argparse._SubParsersAction) -> None:
     rn = sub.add_parser("run", help="the live assistant: analyse a capture device, stream, file or image folder")
     rn.add_argument("source", help="video file, device index (0) or /dev/videoN, rtsp://|udp://|http:// stream, or image folder")
-    rn.add_argument("--model", default=None)
+    rn.add_argument("--model", default=None, help="bundle folder (default: models/default)")
     rn.add_argument("--out", default=None, help="folder for the annotated video, frames.jsonl and reports")
     rn.add_argument("--window", dest="window", action="store_true", default=None)
     rn.add_argument("--no-window", dest="window", action="store_false")
     rn.add_argument("--fullscreen", action="store_true")
     rn.add_argument("--realtime", action="store_true", help="pace a file at its own fps, as a live feed")
-    rn.add_argument("--cam", dest="cam", action="store_true", default=True)
-    rn.add_argument("--no-cam", dest="cam", action="store_false")
+    rn.add_argument("--cam", dest="cam_mode", nargs="?", const="findings", default="findings", choices=CAM_MODES,
+                    help="heatmap: findings (a hemorrhoid and its grade; the default), all (every retroflexed view), off")
+    rn.add_argument("--no-cam", dest="cam_mode", action="store_const", const="off", help="no heatmap (= --cam off)")
+    rn.add_argument("--engine", default="auto", choices=ENGINE_CHOICES, help=ENGINE_HELP)
+    rn.add_argument("--pdf", action="store_true", help="also print report.pdf (needs Chromium or Chrome)")
     rn.add_argument("--analyze-every", type=int, default=1, metavar="N")
     rn.add_argument("--ai-hz", type=float, default=15.0, help="live: at most this many analyses a second (0: no cap)")
-    rn.add_argument("--record-raw", action="store_true", help="also record the raw input")
+    rn.add_argument("--record-raw", action="store_true", help="also record the raw input (masked, as every output)")
     rn.add_argument("--no-record", action="store_true", help="do not write the annotated video")
     rn.add_argument("--mask-osd", dest="mask_osd", action="store_true", default=True,
-                    help="blank everything outside the endoscope area in outputs (default on)")
+                    help="blank everything outside the endoscope image in outputs (default on)")
     rn.add_argument("--no-mask-osd", dest="mask_osd", action="store_false")
     rn.add_argument("--device-size", default=None, help="capture resolution WxH")
     rn.add_argument("--device-fps", type=float, default=None)
@@ -128,6 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
     rn.add_argument("--max-seconds", type=float, default=None, help="stop after this many seconds")
     rn.add_argument("--reconnect", type=float, default=30.0, help="seconds to keep retrying a lost live source (0: stop)")
 
+
+def _add_score(sub: argparse._SubParsersAction) -> None:
     sc = sub.add_parser("score", help="compare a run's frames.jsonl with the phantom's truth JSON")
     sc.add_argument("run_dir")
     sc.add_argument("truth")
@@ -138,26 +172,52 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--thresholds", default=None, metavar="K=V,...",
                     help="with --resmooth: override card thresholds, e.g. grade_margin=0.15,grade_stable_s=0.8")
     sc.add_argument("--model", default=None, help="bundle whose card gives labels and thresholds (default: models/default)")
+    sc.add_argument("--json", action="store_true", help="print every figure as JSON instead of the summary")
 
-    bn = sub.add_parser("bench", help="latency percentiles and throughput of the live pipeline")
-    bn.add_argument("--source", default="synthetic", help="a video file, or 'synthetic' (phantom 1080p30 H.264)")
-    bn.add_argument("--model", default=None)
-    bn.add_argument("--seconds", type=float, default=20.0)
-    bn.add_argument("--mode", choices=["live", "replay"], default="live")
-    bn.add_argument("--json", default=None)
-    bn.add_argument("--baseline", choices=["naive"], default=None)
-    bn.add_argument("--backbones", nargs="*", default=None, choices=BACKBONE_CHOICES)
+
+def _add_bench(sub: argparse._SubParsersAction) -> None:
+    d = argparse.ArgumentDefaultsHelpFormatter
+    bn = sub.add_parser("bench", help="latency percentiles and throughput of the live pipeline", formatter_class=d)
+    bn.add_argument("--source", default="synthetic", help="a video file, or 'synthetic' (a phantom 1080p30 H.264 video)")
+    bn.add_argument("--model", default=None, help="bundle folder (None: models/default)")
+    bn.add_argument("--seconds", type=float, default=20.0, help="how long to run")
+    bn.add_argument("--mode", choices=["live", "replay"], default="live",
+                    help="live: the file paced as a live feed; replay: as fast as it goes, every frame analysed")
+    bn.add_argument("--json", default=None, help="also write every figure to this JSON file")
+    bn.add_argument("--baseline", choices=["naive"], default=None,
+                    help="also time the naive keras.io loop (predict, full-tape Grad-CAM, OpenCV writer)")
+    bn.add_argument("--backbones", nargs="*", default=None, metavar="NAME",
+                    help="instead of the pipeline: time these backbones at 331x331 (none given: the paper's five)")
     bn.add_argument("--ai-hz", type=float, default=15.0, help="live mode: cap on analyses a second (0: no cap)")
+    bn.add_argument("--engine", default="auto", choices=ENGINE_CHOICES, help=ENGINE_HELP)
+    bn.add_argument("--stress", type=int, default=0, metavar="N",
+                    help="run N CPU-hog processes beside the benchmark, for its length (a busy tower)")
+    bn.add_argument("--no-record", action="store_true", help="do not record (the overlay is still drawn)")
 
-    dm = sub.add_parser("demo", help="the Gradio demo in the browser")
-    dm.add_argument("--model", default=None)
-    dm.add_argument("--host", default="127.0.0.1")
-    dm.add_argument("--port", type=int, default=7860)
-    dm.add_argument("--share", action="store_true")
-    dm.add_argument("--auth", default=None, metavar="USER:PASS")
-    dm.add_argument("--max-upload-mb", type=float, default=500)
 
-    sub.add_parser("doctor", help="versions, compute and capture devices, cached weights")
+def _add_demo(sub: argparse._SubParsersAction) -> None:
+    d = argparse.ArgumentDefaultsHelpFormatter
+    dm = sub.add_parser("demo", help="the Gradio demo in the browser", formatter_class=d)
+    dm.add_argument("--model", default=None, help="an extra bundle to offer (the models/ folder's bundles always are)")
+    dm.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1: this machine only)")
+    dm.add_argument("--port", type=int, default=7860, help="port to serve on (1-65535, free)")
+    dm.add_argument("--share", action="store_true", help="also open a public Gradio share link")
+    dm.add_argument("--auth", default=None, metavar="USER:PASS", help="ask for this user name and password")
+    dm.add_argument("--max-upload-mb", type=float, default=500, help="largest upload accepted, in MB")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="livescope",
+        description=f"Real-time assistant for internal hemorrhoid grading in colonoscopy. {RESEARCH_NOTICE}",
+    )
+    parser.add_argument("--version", action="version", version=f"livescope {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show TensorFlow logs and full tracebacks")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for add in (_add_synth, _add_train, _add_evaluate, _add_study, _add_explain, _add_run, _add_score, _add_bench,
+                _add_demo):
+        add(sub)
+    sub.add_parser("doctor", help="versions, compute and capture devices, weights, engines, display priority")
     return parser
 
 
@@ -170,6 +230,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         from livescope.phantom.commands import run_synth
         return run_synth(args)
     if cmd == "train":
+        if args.recipe == "default":
+            from livescope.recipes.default import run_recipe
+            return run_recipe(args)
         from livescope.models.commands import run_train
         return run_train(args)
     if cmd == "evaluate":
@@ -179,13 +242,13 @@ def _dispatch(args: argparse.Namespace) -> int:
         from livescope.models.study import run_study
         return run_study(args)
     if cmd == "explain":
-        from livescope.cam.commands import run_explain
+        from livescope.runs.commands import run_explain
         return run_explain(args)
     if cmd == "run":
-        from livescope.live.commands import run_live
+        from livescope.runs.commands import run_live
         return run_live(args)
     if cmd == "score":
-        from livescope.live.score import run_score
+        from livescope.runs.score import run_score
         return run_score(args)
     if cmd == "bench":
         from livescope.bench import run_bench

@@ -3,27 +3,10 @@
 from __future__ import annotations
 
 import glob
-import os
 import platform
 import sys
-from pathlib import Path
 
 from livescope import RESEARCH_NOTICE, __version__
-
-# File names Keras's own downloader uses for the paper backbones' ImageNet weights (no top).
-IMAGENET_WEIGHT_FILES = {
-    "xception": "xception_weights_tf_dim_ordering_tf_kernels_notop.h5",
-    "resnet50v2": "resnet50v2_weights_tf_dim_ordering_tf_kernels_notop.h5",
-    "efficientnetv2s": "efficientnetv2-s_notop.h5",
-    "mobilenetv3small": "weights_mobilenet_v3_small_224_1.0_float_no_top_v2.h5",
-    "mobilenetv3large": "weights_mobilenet_v3_large_224_1.0_float_no_top_v2.h5",
-    "efficientnetv2b0": "efficientnetv2-b0_notop.h5",
-}
-
-
-def keras_cache_dir() -> Path:
-    base = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
-    return Path(base) / "models"
 
 
 def _version(module: str) -> str:
@@ -89,14 +72,28 @@ def run_doctor() -> int:
     else:
         print("capture     no capture device found (recorded files and network streams still work)")
 
-    cache = keras_cache_dir()
-    print(f"weights     Keras cache {cache}")
-    for backbone, fname in IMAGENET_WEIGHT_FILES.items():
-        state = "cached" if (cache / fname).exists() else "not cached (downloads on first `--weights imagenet`)"
-        print(f"            {backbone:<17} {state}")
-    print("            vit_s16, convmixer_768_32: no Keras download; use --weights PATH or the `hub` extra")
+    from livescope.models.backbones import BACKBONES, weight_sources
 
-    from livescope.models.bundle import default_bundle_path
+    print("weights     where each backbone's ImageNet weights would come from (* = available now):")
+    for name in BACKBONES:
+        if name == "tiny_cnn":
+            continue
+        sources = weight_sources(name)
+        text = "; ".join(("* " if ok else "") + what for what, ok in sources) or "none (train from scratch)"
+        print(f"            {name:<17} {text}")
+    from livescope.models.engines import ENGINES, engine_available
+
+    engines = []
+    for e in ENGINES:
+        ok, why = engine_available(e)
+        engines.append(e if ok else f"{e} (NOT USABLE: {why})")
+    print(f"engines     {', '.join(engines)}; --engine auto picks the first usable of litert, onnx, keras")
+    from livescope.live.priority import probe
+
+    got, hint = probe()
+    print(f"display     thread priority for the live display: {got}" + (f"; {hint}" if hint else ""))
+
+    from livescope.card import default_bundle_path
 
     default = default_bundle_path()
     print(f"model       default bundle {'found at ' + str(default) if default.exists() else 'MISSING at ' + str(default)}")

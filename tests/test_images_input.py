@@ -7,7 +7,8 @@ import cv2
 import numpy as np
 import pytest
 
-from livescope.data.images import ImageReadError, prepare, read_image
+from livescope.data.images import ImageReadError, read_image
+from livescope.data.model_input import model_input
 
 
 def test_16bit_grey_rgba(tmp_path):
@@ -34,7 +35,7 @@ def test_huge_8k_image(tmp_path):
     big = np.zeros((4320, 7680, 3), np.uint8)
     big[500:3800, 2000:5600] = 150  # an endoscope area in a black border
     cv2.imwrite(str(tmp_path / "big.jpg"), big)
-    out = prepare(read_image(tmp_path / "big.jpg"), 160, crop=True)
+    out = model_input(read_image(tmp_path / "big.jpg"), 160, crop=True, mask=True)
     assert out.shape == (160, 160, 3) and out.mean() > 140  # cropped to the bright area
 
 

@@ -1,18 +1,23 @@
-"""Real colonoscopy frames (HyperKvasir, read from ../shared): the endoscope-area finder and the
-shipped default model on frames it did not train on. Skips when the shared folder is missing."""
+"""Real colonoscopy frames (HyperKvasir, read from ../shared): the endoscope-area finder, `evaluate`
+on a real folder through a class map, and the shipped default model on frames it did not train
+on. Skips when the shared folder is missing."""
 
 import csv
+import json
+import subprocess
+import sys
 
 import numpy as np
 
-from livescope.data.images import find_endoscope_area, read_image
+from livescope.data.endoscope_area import find_image_area
+from livescope.data.images import read_image
 
 
 def test_endoscope_area_on_real_frames(real_data):
     rows = list(csv.DictReader(open(real_data / "labels.csv")))[:40]
     for r in rows:
         img = read_image(real_data / r["path"])
-        x, y, w, h = find_endoscope_area(img)
+        x, y, w, h = find_image_area(img).box
         H, W = img.shape[:2]
         assert 0 <= x and 0 <= y and x + w <= W and y + h <= H
         assert w * h >= 0.3 * W * H  # the image area is most of the frame
@@ -21,13 +26,38 @@ def test_endoscope_area_on_real_frames(real_data):
 
 
 def test_default_model_keeps_real_forward_views_out(real_data):
-    from livescope.data.images import prepare
+    from livescope.data.model_input import model_input
     from livescope.models.cascade import Cascade
-    from livescope.models.default_recipe import real_split
+    from livescope.recipes.default import real_split
 
     cascade = Cascade(None)
     held_out = real_split(real_data, 0)["forward_test"][:40]  # not used in the default model's training
-    x = np.stack([prepare(read_image(real_data / p), cascade.size, crop=True) for p in held_out])
+    x = np.stack([model_input(read_image(real_data / p), cascade.size, cascade.crop, cascade.mask) for p in held_out])
     res = cascade.analyse(x, cam=False)
     p_in = np.array([r.probs["gate"][1] for r in res])
     assert (p_in >= cascade.thresholds["gate_enter"]).sum() <= 2, p_in.round(2)
+
+
+def test_evaluate_scores_a_real_folder_through_a_class_map(real_data, tiny_bundles, tmp_path):
+    """`livescope evaluate` on the real folder: the map makes hemorrhoids "retroflex" and every
+    forward view "other" for the gate, and only the hemorrhoids (all "hemorrhoid") for task A."""
+    out = tmp_path / "gate"
+    r = subprocess.run([sys.executable, "-m", "livescope.cli", "evaluate", str(tiny_bundles["cascade"]), "--data",
+                        str(real_data), "--map", "hyperkvasir-lower-gi", "--task", "gate", "--out", str(out),
+                        "--bootstrap", "20"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    m = json.loads((out / "metrics.json").read_text())
+    rows = list(csv.DictReader(open(real_data / "labels.csv")))
+    n_retro = sum(1 for x in rows if x["class"] == "hemorrhoids")
+    assert m["counts"] == {"other": len(rows) - n_retro, "retroflex": n_retro}
+    preds = list(csv.DictReader(open(out / "predictions.csv")))
+    assert len(preds) == len(rows) and {p["label"] for p in preds} == {"other", "retroflex"}
+    assert all(p["label"] == "retroflex" for p in preds if p["path"].startswith("hemorrhoids/"))
+    a = tmp_path / "A"
+    r = subprocess.run([sys.executable, "-m", "livescope.cli", "evaluate", str(tiny_bundles["cascade"]), "--data",
+                        str(real_data), "--map", "hyperkvasir-lower-gi", "--task", "A", "--out", str(a),
+                        "--bootstrap", "20"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    ma = json.loads((a / "metrics.json").read_text())
+    assert ma["counts"] == {"normal": 0, "hemorrhoid": n_retro} and ma["images"] == n_retro
+    assert "3 hemorrhoid" in r.stdout or f"{n_retro} hemorrhoid" in r.stdout

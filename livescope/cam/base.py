@@ -1,23 +1,31 @@
-"""Class activation maps: ReLU(sum_k alpha_k A_k); each method overrides how alpha is found."""
+"""Class activation maps: ReLU(sum_k w_k A_k) over a feature map A.
+
+As in pytorch-grad-cam's `BaseCAM`, a method overrides one thing, `get_cam_weights`: how the
+channel weights w come from the activations and the gradients dy/dA. Where the gradients come
+from (the head alone, or a tape through the whole model) is the caller's business.
+
+The maths is written once against an array namespace `xp`: NumPy for the fast engines, and
+`tensorflow.experimental.numpy` inside the cascade's compiled call, so the live heatmap and the
+tested one are the same code.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-from livescope.tfenv import tf
-
 
 class BaseCam:
-    """Subclasses override `channel_weights`; the map itself is computed here."""
+    def __init__(self, xp=np):
+        self.xp = xp
 
-    def channel_weights(self, *args, **kwargs):  # -> (B, C) tensor
+    def get_cam_weights(self, activations, grads):
+        """(B, h, w, C) activations and dy/dA -> (B, C) channel weights."""
         raise NotImplementedError
 
-    @staticmethod
-    def combine(fmap, alpha):
-        """ReLU of the alpha-weighted sum of feature-map channels: (B,h,w,C),(B,C) -> (B,h,w)."""
-        t = tf()
-        return t.nn.relu(t.einsum("bhwc,bc->bhw", fmap, alpha))
+    def __call__(self, activations, grads):
+        """Raw maps (B, h, w), not normalised."""
+        w = self.get_cam_weights(activations, grads)
+        return self.xp.maximum(self.xp.einsum("bhwc,bc->bhw", activations, w), 0.0)
 
     @staticmethod
     def normalise(cam: np.ndarray) -> np.ndarray:

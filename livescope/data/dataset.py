@@ -10,7 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from livescope.data.images import IMAGE_SUFFIXES, ImageReadError, prepare, read_image
+from livescope.data.images import IMAGE_SUFFIXES, ImageReadError, read_image
+from livescope.data.model_input import model_input
 from livescope.errors import LivescopeError
 
 # Canonical label order per task; a bundle's card repeats it and is the source of truth afterwards.
@@ -55,45 +56,63 @@ def _order_labels(found: list[str], task: str | None) -> list[str]:
     return sorted(found)
 
 
-def load_labelled(data: str | Path, task: str | None) -> LabelledSet:
-    """Find the labelled images for a task in DATA (see module docstring)."""
+def load_labelled(data: str | Path, task: str | None, class_map: dict | None = None,
+                  min_classes: int = 2) -> LabelledSet:
+    """Find the labelled images for a task in DATA (see module docstring). `class_map` (see
+    class_map.py) gives each folder its label per task; `min_classes=1` lets an evaluation
+    score a folder of one class (every real retroflexed image, say)."""
     data = Path(data)
     if not data.exists():
         raise LivescopeError(f"data {data} does not exist", "give a folder per class or a CSV of path,label")
     if data.is_file():
         if data.suffix.lower() != ".csv":
             raise LivescopeError(f"{data} is neither a folder nor a .csv", "give a folder per class or a CSV of path,label")
-        return _from_csv(data, task)
-    if task in SYNTH_TREE and (data / SYNTH_TREE[task]).is_dir():
+        return _from_csv(data, task, min_classes)
+    if task in SYNTH_TREE and (data / SYNTH_TREE[task]).is_dir() and class_map is None:
         data = data / SYNTH_TREE[task]
-    return _from_folders(data, task)
+    return _from_folders(data, task, class_map, min_classes)
 
 
-def _from_folders(root: Path, task: str | None) -> LabelledSet:
-    classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if not classes:
+def _images_in(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def _from_folders(root: Path, task: str | None, class_map: dict | None, min_classes: int) -> LabelledSet:
+    folders = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not folders:
         raise LivescopeError(f"{root} has no class folders", "put images in one folder per class, e.g. normal/ and hemorrhoid/")
-    names = _order_labels(classes, task)
+    if class_map is not None:
+        from livescope.data.class_map import task_label
+
+        label_of = {f: task_label(class_map, f, task) for f in folders}
+        label_of = {f: lab for f, lab in label_of.items() if lab is not None}
+        if not label_of:
+            raise LivescopeError(f"the class map names no folder of {root} for task {task}",
+                                 "check the map's folder names and its task keys (gate, A, B)")
+    else:
+        label_of = {f: f for f in folders}
+    names = _order_labels(sorted(set(label_of.values())), task)
     paths, labels = [], []
-    for i, name in enumerate(names):
-        files = sorted(p for p in (root / name).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    for folder, label in label_of.items():
+        files = _images_in(root / folder)
         if not files:
-            raise LivescopeError(f"class folder {root / name} has no images", "add JPEG/PNG/BMP/TIFF files or remove the folder")
+            raise LivescopeError(f"class folder {root / folder} has no images", "add JPEG/PNG/BMP/TIFF files or remove the folder")
         paths += files
-        labels += [i] * len(files)
-    if len(names) < 2:
+        labels += [names.index(label)] * len(files)
+    if len(names) < min_classes:
         raise LivescopeError(f"{root} has only one class ({names[0]})", "a classifier needs at least two class folders")
-    return LabelledSet(paths, np.array(labels), names, source=str(root))
+    order = sorted(range(len(paths)), key=lambda i: (labels[i], str(paths[i])))  # grouped by label, then by path
+    return LabelledSet([paths[i] for i in order], np.array([labels[i] for i in order]), names, source=str(root))
 
 
-def _from_csv(path: Path, task: str | None) -> LabelledSet:
+def _from_csv(path: Path, task: str | None, min_classes: int = 2) -> LabelledSet:
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
     if not rows or "path" not in rows[0] or "label" not in rows[0]:
         raise LivescopeError(f"{path} needs the columns path and label", "write a header line: path,label[,patient][,split]")
     found = sorted({r["label"] for r in rows})
     names = _order_labels(found, task)
-    if len(names) < 2:
+    if len(names) < min_classes:
         raise LivescopeError(f"{path} has only one label ({found})", "a classifier needs at least two classes")
     base = path.parent
     paths = [(base / r["path"]) if not Path(r["path"]).is_absolute() else Path(r["path"]) for r in rows]
@@ -128,7 +147,8 @@ def split_indices(ds: LabelledSet, val_fraction: float, seed: int) -> tuple[np.n
     return np.sort(train), np.sort(val)
 
 
-def load_images(paths: list[Path], size: int, crop: bool, progress: bool = True) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def load_images(paths: list[Path], size: int, crop: bool, progress: bool = True,
+                mask: bool = False) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Read and resize; unreadable files are listed and skipped, never a crash halfway.
 
     Returns (images uint8 [N,size,size,3], kept index array, warnings)."""
@@ -145,7 +165,7 @@ def load_images(paths: list[Path], size: int, crop: bool, progress: bool = True)
             continue
         for n in notes:
             converted[n] = converted.get(n, 0) + 1
-        out.append(prepare(rgb, size, crop))
+        out.append(model_input(rgb, size, crop, mask))
         kept.append(i)
     for note, count in converted.items():
         warnings.append(f"{count} image(s): {note}")

@@ -1,4 +1,5 @@
-"""Episodes: each stretch of gate-in, with its decided grade, confidence and a key frame."""
+"""Episodes: each stretch of gate-in, with its decided grade, its probabilities and a key frame
+(cropped to the endoscope image, blanked outside its outline) with the heatmap that explains it."""
 
 from __future__ import annotations
 
@@ -24,9 +25,12 @@ class Episode:
     frames: int = 0
     first_stable_s: float | None = None  # when a stable grade was first shown
     key_score: float = -1.0
-    key_frame: np.ndarray | None = None
+    key_frame: np.ndarray | None = None  # the endoscope image, cropped, at most key_width wide
+    key_clip: np.ndarray | None = None  # uint8 mask of its outline (same size)
     key_cam: np.ndarray | None = None
+    key_cam_task: str | None = None
     key_index: int = -1
+    key_s: float = 0.0
     decision: dict = field(default_factory=dict)
 
 
@@ -34,15 +38,18 @@ class EpisodeTracker:
     """Weights each analysed frame's raw probabilities by how sure the gate is (and, for the
     grade, how likely a hemorrhoid is), so blurred or borderline frames count less."""
 
-    def __init__(self, labels: dict[str, list[str]], positive: dict[str, str], key_width: int = 640):
+    def __init__(self, labels: dict[str, list[str]], positive: dict[str, str], key_width: int = 640,
+                 mask: bool = True):
         self.labels = labels
         self.positive = positive
         self.key_width = key_width
+        self.mask = mask  # key frames blank the area's cut corners (the on-screen text)
         self.episodes: list[Episode] = []
         self.current: Episode | None = None
 
     def update(self, index: int, pts: float, state: SmoothedState, probs: dict[str, np.ndarray] | None,
-               image: np.ndarray | None = None, cam: np.ndarray | None = None, box=None) -> Episode | None:
+               image: np.ndarray | None = None, cam: np.ndarray | None = None, area=None,
+               cam_task: str | None = None) -> Episode | None:
         """Feed one frame; returns an episode when it has just closed."""
         closed = None
         if state.gate_in and self.current is None:
@@ -65,15 +72,25 @@ class EpisodeTracker:
                     ep.b_sum = probs["B"] * wb if ep.b_sum is None else ep.b_sum + probs["B"] * wb
                     ep.b_weight += wb
                 score = w * float(probs["A"].max())
-                if image is not None and score > ep.key_score:
-                    ep.key_score = score
-                    ep.key_index = index
-                    h, wd = image.shape[:2]
-                    s = min(1.0, self.key_width / wd)
-                    ep.key_frame = cv2.resize(image, (int(wd * s), int(h * s))) if s < 1 else image.copy()
-                    ep.key_cam = None if cam is None else cam.copy()
-                    ep.key_box = None if box is None else tuple(int(v * s) for v in box)
+                if image is not None and area is not None and score > ep.key_score:
+                    self._key_frame(ep, score, index, pts, image, cam, area, cam_task)
         return closed
+
+    def _key_frame(self, ep: Episode, score: float, index: int, pts: float, image: np.ndarray, cam, area,
+                   cam_task) -> None:
+        crop = area.crop(image)
+        clip = area.crop_mask()
+        h, w = crop.shape[:2]
+        s = min(1.0, self.key_width / max(w, 1))
+        size = (max(1, int(w * s)), max(1, int(h * s)))
+        if s < 1:
+            crop = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
+            clip = cv2.resize(clip, size, interpolation=cv2.INTER_NEAREST)
+        ep.key_frame = np.where(clip[..., None] > 0, crop, 0).astype(np.uint8) if self.mask else crop.copy()
+        ep.key_clip = clip
+        ep.key_cam = None if cam is None else cam.copy()
+        ep.key_cam_task = cam_task
+        ep.key_score, ep.key_index, ep.key_s = score, index, pts
 
     def _close(self, end_index: int, pts: float) -> Episode:
         ep = self.current
@@ -109,4 +126,5 @@ class EpisodeTracker:
                 "start_s": round(ep.start_s, 3), "end_s": round(ep.end_s, 3),
                 "duration_s": round(ep.end_s - ep.start_s, 3), "analysed_frames": ep.frames,
                 "first_stable_grade_s": None if ep.first_stable_s is None else round(ep.first_stable_s, 3),
-                "key_frame_index": ep.key_index, **ep.decision}
+                "key_frame_index": ep.key_index, "key_frame_s": round(ep.key_s, 3),
+                "key_frame_heatmap_task": ep.key_cam_task, **ep.decision}

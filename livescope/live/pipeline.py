@@ -1,12 +1,17 @@
-"""The live assistant's pipeline: capture, inference and render/sink stages joined by bounded queues.
+"""The live assistant's pipeline: a capture thread, the analysis, and the display, with sinks.
 
-- Replay (a file as fast as possible, or an image folder): a reader thread decodes ahead,
-  the main thread analyses frames in order (in small batches) and draws each frame with its
-  own result, a writer thread encodes. Reproducible: every run gives the same frames.jsonl.
-- Live (capture device, network stream, or a file with --realtime): the reader thread hands
-  every frame to the display queue and the newest one to the inference thread, which drops
-  what it cannot keep up with. The display never waits for the model: each frame is drawn
-  with the newest result, and the age of that result is measured.
+- Replay (a file as fast as possible, or an image folder): a reader thread decodes ahead, the
+  main thread analyses frames in order (in small batches) and composes each frame with its own
+  result; the recordings encode in their own processes. Reproducible: every run gives the same
+  frames.jsonl.
+- Live (capture device, network stream, or a file with --realtime): the display goes first.
+  The reader keeps only the newest frame for the display (newest wins: a stall costs one
+  frame, never a queue of them) and the newest for the inference thread; the inference thread
+  builds the overlay's layers once per result; the display thread, at raised priority where
+  the system allows, composites them onto each frame and shows it, then hands it to the other
+  sinks. The display latency is timed from the moment a frame was read from the source to the
+  moment the display sink showed it, and a frame the display never showed counts too: its
+  latency runs until a newer frame took its place on screen.
 """
 
 from __future__ import annotations
@@ -22,65 +27,28 @@ from pathlib import Path
 
 import numpy as np
 
-from livescope.data.images import find_endoscope_area, mask_outside
-from livescope.live.episodes import EpisodeTracker
-from livescope.live.overlay import OverlayRenderer, Status
-from livescope.live.sinks import JsonlSink, VideoSink, WindowSink
-from livescope.live.smoothing import SmoothedState, TemporalSmoother
+from livescope.data.endoscope_area import blank_outside
+from livescope.live.frame_step import FrameAnalysis, FrameStep
+from livescope.live.overlay import OverlayLayers, OverlayRenderer, Status
+from livescope.live.priority import raise_thread_priority
 from livescope.live.sources import FileSource, Frame, Source, SourceLost
 
-# "model" is one compiled call: backbone, the three heads and Grad-CAM (`livescope bench` splits it).
-STAGES = ("decode", "crop_resize", "model", "smoothing", "render", "encode")
-
-
-class EndoscopeArea:
-    """The image area inside the processor's border: found once, refreshed every few seconds
-    or at once when the frame size changes."""
-
-    def __init__(self, refresh_s: float = 2.0):
-        self.refresh_s = refresh_s
-        self.box = None
-        self.shape = None
-        self.t = -1e9
-
-    def update(self, image: np.ndarray, t: float):
-        """The area's box, or None while none has been found (too dark, no border)."""
-        if self.box is None or image.shape != self.shape or t - self.t >= self.refresh_s:
-            box = find_endoscope_area(image, fallback_full=False)
-            if box is not None or image.shape != self.shape:
-                self.box = box  # a dark frame keeps the last area found
-            self.shape = image.shape
-            self.t = t
-        return self.box
-
-
-@dataclass
-class Analysis:
-    index: int
-    arrival: float
-    pts: float
-    probs: dict
-    state: SmoothedState
-    cam: np.ndarray | None
-    box: tuple
-    ai_ms: float
+# "model" is one call: backbone, the three heads and Grad-CAM (`livescope bench` splits it).
+STAGES = ("decode", "crop_resize", "model", "smoothing", "overlay", "render", "display", "encode")
 
 
 @dataclass
 class RunOptions:
-    out: Path | None = None
-    window: bool = False
-    fullscreen: bool = False
     cam: bool = True
+    cam_mode: str = "findings"  # findings | all | off: when the overlay shows the heatmap
     analyze_every: int = 1
-    record: bool = True
-    record_raw: bool = False
     mask_osd: bool = True
     max_seconds: float | None = None
     reconnect_s: float = 30.0
     ai_hz: float = 15.0  # live: cap the model's rate, leaving CPU for the display (0: as fast as it can)
     batch: int = 8
     progress: bool = True
+    out: Path | None = None  # snapshots (s key) go here
     # Replay-only: analyse synchronously in order; live: latest-frame-wins inference thread.
     live: bool | None = None
 
@@ -88,170 +56,159 @@ class RunOptions:
 @dataclass
 class RunStats:
     timings: dict = field(default_factory=lambda: {s: [] for s in STAGES})
-    display_latency_ms: list = field(default_factory=list)
+    display_latency_ms: list = field(default_factory=list)  # every frame read, superseded ones included
     ai_age_ms: list = field(default_factory=list)
     frame_gaps_ms: list = field(default_factory=list)
     frames_in: int = 0
     frames_shown: int = 0
     frames_analysed: int = 0
-    dropped_input: int = 0
-    dropped_display: int = 0
+    dropped_input: int = 0  # frames the analysis never saw (a newer one was there)
+    dropped_display: int = 0  # frames the display never showed (a newer one was there)
     no_signal_frames: int = 0
     reconnects: int = 0
     decode_errors: int = 0
     wall_s: float = 0.0
     first_frame: float | None = None
-    last_frame: float | None = None
     recording_error: str | None = None
+    recording_dropped: int = 0
+    priority: str = "normal"
+    ended_early: str | None = None
+
+
+def _rate(times: deque, min_count: int, min_span: float) -> float | None:
+    """Events a second over the window, once measured over enough events and time."""
+    if len(times) < min_count or times[-1] - times[0] < min_span:
+        return None
+    return (len(times) - 1) / (times[-1] - times[0])
 
 
 class Pipeline:
-    def __init__(self, cascade, source: Source, options: RunOptions, source_factory=None,
-                 stop: threading.Event | None = None, on_progress=None):
-        self.cascade = cascade
+    def __init__(self, step: FrameStep, source: Source, options: RunOptions, sinks: list | None = None,
+                 display=None, source_factory=None, stop: threading.Event | None = None, on_progress=None):
+        self.step = step
+        self.cascade = step.cascade
         self.source = source
         self.source_factory = source_factory  # re-opens a live source after it was lost
         self.opt = options
-        self.labels = cascade.labels
-        self.positive = {task: cascade.positive(task) for task in cascade.tasks}
-        self.smoother = TemporalSmoother(self.labels, cascade.thresholds, self.positive)
-        self.episodes = EpisodeTracker(self.labels, self.positive)
-        self.renderer = OverlayRenderer(self.labels.get("A"), self.positive.get("A", "hemorrhoid"))
-        self.area = EndoscopeArea()
+        self.sinks = list(sinks or [])
+        self.display = display  # shows frames (a window, or the benchmark's presentation buffer)
+        self.renderer = OverlayRenderer(step.labels, step.positive, self.cascade.thresholds, options.cam_mode)
         self.stats = RunStats()
         self.stop = stop or threading.Event()  # set it (q key, SIGINT, the demo's Stop) to finish cleanly
         self.on_progress = on_progress  # called as on_progress(frames_done, total_or_None)
-        self.cam_on = options.cam
-        self.recording = options.record or options.record_raw  # the r key pauses both recordings
-        self.timeline: list[tuple[float, float, float | None, int]] = []  # pts, p_gate, p_hem, state
-        self._lock = threading.Lock()
-        self._latest: Analysis | None = None
+        self.cam_on = options.cam and options.cam_mode != "off"
+        self.live = options.live if options.live is not None else source.live
+        self.fps = source.fps or 30.0
+        self._result_lock = threading.Lock()  # guards only the newest result and its layers
+        self._latest: tuple[FrameAnalysis, OverlayLayers] | None = None
         self._ai_times: deque = deque(maxlen=60)
         self._shown_times: deque = deque(maxlen=60)
         self.no_signal = False
-        self.live = options.live if options.live is not None else source.live
-        self.fps = source.fps or 30.0
 
-    # --- analysis --------------------------------------------------------------------------
-    def _prepare(self, frame: Frame):
-        t0 = time.perf_counter()
-        box = self.area.update(frame.image, frame.pts)
-        inp = self.cascade.model_input(frame.image, box)
-        self.stats.timings["crop_resize"].append((time.perf_counter() - t0) * 1000)
-        return inp, box
+    @property
+    def episodes(self):
+        return self.step.episodes
 
-    def _analyse(self, frames: list[Frame]) -> list[Analysis]:
-        prepared = [self._prepare(f) for f in frames]
-        batch = np.stack([p[0] for p in prepared])
-        t0 = time.perf_counter()
-        results = self.cascade.analyse(batch, cam=self.opt.cam)
-        ai_ms = (time.perf_counter() - t0) * 1000
-        n = len(frames)
-        self.stats.timings["model"].append(self.cascade.last_timing["model_ms"] / n)
+    @property
+    def smoother(self):
+        return self.step.smoother
+
+    # --- analysis and overlay --------------------------------------------------------------
+    def _analyse(self, frames: list[Frame]) -> list[tuple[FrameAnalysis, OverlayLayers]]:
         out = []
-        for f, (_inp, box), r in zip(frames, prepared, results, strict=True):
-            t1 = time.perf_counter()
-            with self._lock:
-                state = self.smoother.update(f.pts, r.probs)
-                closed = self.episodes.update(f.index, f.pts, state, r.probs,
-                                              self._maybe_mask(f.image, box), r.cam, box)
-            self.stats.timings["smoothing"].append((time.perf_counter() - t1) * 1000)
-            if closed is not None and self.opt.progress:
-                d = closed.decision
-                print(f"episode {closed.number}: {closed.start_s:.1f}-{closed.end_s:.1f} s, grade {d.get('grade')} "
-                      f"({d.get('confidence')})", file=sys.stderr)
-            out.append(Analysis(f.index, f.arrival, f.pts, r.probs, state, r.cam, box, ai_ms / n))
+        for a in self.step.run(frames):
+            if a.closed is not None and self.opt.progress:
+                d = a.closed.decision
+                print(f"episode {a.closed.number}: {a.closed.start_s:.1f}-{a.closed.end_s:.1f} s, grade "
+                      f"{d.get('grade')} ({d.get('confidence')})", file=sys.stderr)
+            t0 = time.perf_counter()
+            shape = next(f.image.shape for f in frames if f.index == a.index)
+            layers = self.renderer.layers(shape, a.state, a.cam, a.cam_task, a.area, cam_on=self.cam_on)
+            self.stats.timings["overlay"].append((time.perf_counter() - t0) * 1000)
+            out.append((a, layers))
             self.stats.frames_analysed += 1
             self._ai_times.append(time.monotonic())
         return out
 
-    def _maybe_mask(self, image, box):
-        return mask_outside(image, box) if self.opt.mask_osd else image
+    def _status(self, latest) -> Status:
+        recording = any(getattr(s, "recording", False) and s.enabled and not s.failed for s in self.sinks)
+        return Status(video_fps=_rate(self._shown_times, 30, 1.0), ai_hz=_rate(self._ai_times, 10, 1.0),
+                      ai_latency_ms=latest[0].ai_ms if latest else 0.0,
+                      dropped=self.stats.dropped_display + self.stats.dropped_input, model=self.cascade.name,
+                      recording=recording, cam_on=self.cam_on, live=self.live)
 
     # --- output ----------------------------------------------------------------------------
-    def _status(self) -> Status:
-        def rate(times: deque) -> float:
-            if len(times) < 2 or times[-1] == times[0]:
-                return 0.0
-            return (len(times) - 1) / (times[-1] - times[0])
-
-        latest = self._latest
-        return Status(video_fps=rate(self._shown_times), ai_hz=rate(self._ai_times),
-                      ai_latency_ms=latest.ai_ms if latest else 0.0,
-                      dropped=self.stats.dropped_display + self.stats.dropped_input,
-                      model=self.cascade.name, recording=self.recording and self.video is not None
-                      and not self.video.failed, cam_on=self.cam_on)
-
-    def _emit(self, frame: Frame, analysis: Analysis | None, analysed_now: bool) -> None:
+    def _emit(self, frame: Frame, latest, superseded: list[float] = ()) -> None:
+        """Compose one frame, show it, time it, and hand it to the sinks."""
         t0 = time.perf_counter()
-        box = analysis.box if analysis is not None else self.area.box
-        state = analysis.state if analysis is not None else None
-        drawing = self.video is not None or self.window is not None
-        # With --mask-osd the on-screen text (patient name, ID) never reaches a recording.
-        if self.opt.mask_osd:
-            scene = mask_outside(frame.image, box)
+        analysis = latest[0] if latest else None
+        area = analysis.area if analysis is not None else self.step.area.area
+        # With --mask-osd the on-screen text (patient name, ID) never reaches any output.
+        scene = blank_outside(frame.image, area) if self.opt.mask_osd else frame.image.copy()
+        if self.no_signal:
+            layers = self.renderer.layers(scene.shape, None, None, None, None, no_signal=True)
+        elif latest is not None and self.cam_on:
+            layers = latest[1]
         else:
-            scene = frame.image.copy() if drawing else frame.image
-        if self.raw is not None and self.recording:
-            self.raw.write(scene.copy() if drawing else scene)  # the overlay draws into scene next
-        if drawing:
-            scene = self.renderer.render(scene, state, analysis.cam if analysis else None, box, self._status(),
-                                         cam_on=self.cam_on, no_signal=self.no_signal)
-        self.stats.timings["render"].append((time.perf_counter() - t0) * 1000)
-        if self.video is not None and self.recording:
-            self.video.write(scene)
+            state = analysis.state if analysis else None
+            layers = self.renderer.layers(scene.shape, state, None, None, area, cam_on=False)
+        scene = self.renderer.compose(scene, layers, self._status(latest))
+        t1 = time.perf_counter()
+        self.stats.timings["render"].append((t1 - t0) * 1000)
+        if self.display is not None:
+            self.display.write(frame, scene, analysis)
+            self.stats.timings["display"].append((time.perf_counter() - t1) * 1000)
         now = time.monotonic()
-        latency = (now - frame.arrival) * 1000
-        age = (now - analysis.arrival) * 1000 if analysis is not None else None
-        self.stats.display_latency_ms.append(latency)
-        if age is not None:
-            self.stats.ai_age_ms.append(age)
+        frame.shown = now
+        st = self.stats
+        st.display_latency_ms.append((now - frame.arrival) * 1000)
+        st.display_latency_ms.extend((now - a) * 1000 for a in superseded)
+        if analysis is not None:
+            st.ai_age_ms.append((now - analysis.arrival) * 1000)
         if self._shown_times:
-            self.stats.frame_gaps_ms.append((now - self._shown_times[-1]) * 1000)
+            st.frame_gaps_ms.append((now - self._shown_times[-1]) * 1000)
         self._shown_times.append(now)
-        self.stats.frames_shown += 1
-        if self.window is not None:
-            key = self.window.show(scene)
-            self._key(key, scene)
-        if self.jsonl is not None:
-            rec = {"i": frame.index, "t": round(frame.pts, 4), "analysed": analysed_now,
-                   "result_of": analysis.index if analysis else None,
-                   "raw": {k: [round(float(v), 4) for v in p] for k, p in analysis.probs.items()} if analysed_now else None,
-                   "state": state.state if state else "out",
-                   "p_gate": round(state.p_gate, 4) if state else None,
-                   "p_A": [round(float(v), 4) for v in state.p_a] if state is not None and state.p_a is not None else None,
-                   "p_B": [round(float(v), 4) for v in state.p_b] if state is not None and state.p_b is not None else None,
-                   "a": state.a_label if state else None, "grade": state.grade if state else None,
-                   "confidence": None if state is None or state.confidence is None else round(state.confidence, 4),
-                   "latency_ms": round(latency, 2), "ai_age_ms": None if age is None else round(age, 2),
-                   "ai_ms": round(analysis.ai_ms, 2) if analysis else None, "no_signal": self.no_signal}
-            self.jsonl.write(rec)
-        if state is not None:
-            p_hem = None
-            if state.p_a is not None and "A" in self.labels:
-                p_hem = float(state.p_a[self.labels["A"].index(self.positive["A"])])
-            self.timeline.append((frame.pts, state.p_gate, p_hem, int(state.gate_in)))
+        st.frames_shown += 1
+        self.scene = scene
+        for sink in self.sinks:
+            sink.write(frame, scene, analysis)
 
-    def _key(self, key: str | None, scene) -> None:
-        if key is None:
-            return
+    def on_key(self, key: str, scene=None) -> None:
         if key == "q":
             self.stop.set()
         elif key == "c":
             self.cam_on = not self.cam_on
         elif key == "r":
-            self.recording = not self.recording
-        elif key == "s" and self.opt.out is not None:
+            for sink in self.sinks:
+                if getattr(sink, "recording", False):
+                    sink.enabled = not sink.enabled
+        elif key == "s" and self.opt.out is not None and scene is not None:
             import cv2
 
             snap = self.opt.out / "snapshots" / f"snapshot_{int(time.time() * 1000)}.png"
             snap.parent.mkdir(parents=True, exist_ok=True)
-            cv2.imwrite(str(snap), cv2.cvtColor(scene, cv2.COLOR_RGB2BGR))
+            cv2.imwrite(str(snap), cv2.cvtColor(scene, cv2.COLOR_RGB2BGR))  # the shown scene: masked
 
-    # --- threads ---------------------------------------------------------------------------
-    def _reader(self, out: queue.Queue, latest: dict, cond: threading.Condition) -> None:
-        """Capture stage. Live: every frame to the display queue (oldest dropped if the display
-        falls behind) and the newest to the inference slot. Replay: every frame, blocking."""
+    # --- capture ---------------------------------------------------------------------------
+    def _offer_live(self, frame: Frame, slot: dict, cond: threading.Condition, latest: dict,
+                    infer_cond: threading.Condition) -> None:
+        """Live: newest wins, for the display and for the analysis alike."""
+        with cond:
+            old = slot.get("frame")
+            if old is not None:
+                self.stats.dropped_display += 1
+                slot.setdefault("superseded", []).append(old.arrival)
+            slot["frame"] = frame
+            cond.notify()
+        with infer_cond:
+            if latest.get("frame") is not None:
+                self.stats.dropped_input += 1
+            latest["frame"] = frame
+            infer_cond.notify()
+
+    def _reader(self, out: queue.Queue | None, slot: dict, cond: threading.Condition, latest: dict,
+                infer_cond: threading.Condition) -> None:
+        """Capture stage. Live: `_offer_live`. Replay: every frame into a bounded queue, blocking."""
         backoff = 0.5
         lost_since = None
         source = self.source
@@ -267,20 +224,7 @@ class Pipeline:
                             self.no_signal = False
                         self.stats.frames_in += 1
                         if self.live:
-                            try:
-                                out.put_nowait(frame)
-                            except queue.Full:
-                                try:
-                                    out.get_nowait()
-                                    self.stats.dropped_display += 1
-                                except queue.Empty:
-                                    pass
-                                out.put_nowait(frame)
-                            with cond:
-                                if latest.get("frame") is not None:
-                                    self.stats.dropped_input += 1
-                                latest["frame"] = frame
-                                cond.notify()
+                            self._offer_live(frame, slot, cond, latest, infer_cond)
                         else:
                             while not self.stop.is_set():
                                 try:
@@ -314,11 +258,18 @@ class Pipeline:
         finally:
             self.stats.decode_errors += source.stats.get("decode_errors", 0)
             self.stats.timings["decode"].extend(getattr(source, "decode_ms", []))
-            out.put(None)
+            if isinstance(source, FileSource):
+                self.stats.ended_early = source.ended_early()
+            if out is not None:
+                out.put(None)
             with cond:
-                latest["done"] = True
+                slot["done"] = True
                 cond.notify()
+            with infer_cond:
+                latest["done"] = True
+                infer_cond.notify()
 
+    # --- live analysis ---------------------------------------------------------------------
     def _inference(self, latest: dict, cond: threading.Condition) -> None:
         every = max(1, self.opt.analyze_every)
         while not self.stop.is_set():
@@ -333,57 +284,54 @@ class Pipeline:
             if frame.index % every and every > 1:
                 continue
             t_start = time.monotonic()
-            analysis = self._analyse([frame])[0]
-            with self._lock:
-                self._latest = analysis
+            result = self._analyse([frame])[0]
+            with self._result_lock:
+                self._latest = result
             if self.opt.ai_hz > 0:
                 self.stop.wait(max(0.0, 1.0 / self.opt.ai_hz - (time.monotonic() - t_start)))
+                with cond:  # a frame that waited out the pause is stale: take the next fresh one
+                    if latest.get("frame") is not None:
+                        latest["frame"] = None
+                        self.stats.dropped_input += 1
 
     # --- main ------------------------------------------------------------------------------
     def run(self) -> RunStats:
         opt = self.opt
-        self.video = self.raw = self.jsonl = self.window = None
-        if opt.window:
-            self.window = WindowSink(fullscreen=opt.fullscreen)
-        q: queue.Queue = queue.Queue(maxsize=4 if self.live else 32)
+        q: queue.Queue | None = None if self.live else queue.Queue(maxsize=32)
+        slot: dict = {}
+        cond, infer_cond = threading.Condition(), threading.Condition()
         latest: dict = {}
-        cond = threading.Condition()
-        first = None
         old_handlers = self._install_signals()
         # Trace the graphs before the first frame, so it is not held back by compilation.
         self.cascade.warm_up((1,) if self.live else (1, opt.batch))
         t_start = time.monotonic()
-        reader = threading.Thread(target=self._reader, args=(q, latest, cond), name="capture", daemon=True)
+        reader = threading.Thread(target=self._reader, args=(q, slot, cond, latest, infer_cond), name="capture",
+                                  daemon=True)
         reader.start()
         infer = None
         progress = None
         try:
-            first = q.get()
+            first = self._first_frame(q, slot, cond)
             if first is None:
                 from livescope.errors import LivescopeError
 
                 raise LivescopeError(f"no frame could be read from {self.source.name}",
                                      "the file may be damaged, empty or not a video")
             self.stats.first_frame = time.monotonic()
-            h, w = first.image.shape[:2]
-            if opt.out is not None:
-                opt.out.mkdir(parents=True, exist_ok=True)
-                self.jsonl = JsonlSink(opt.out / "frames.jsonl")
-                if opt.record:
-                    self.video = VideoSink(opt.out / "annotated.mp4", self.fps, (w, h), block=not self.live,
-                                           threads=0).__enter__()
-                if opt.record_raw:
-                    self.raw = VideoSink(opt.out / "raw.mp4", self.fps, (w, h), block=not self.live,
-                                         threads=0).__enter__()
+            for sink in self.sinks:
+                if hasattr(sink, "start"):
+                    sink.start(first.image.shape)
             if opt.progress and not self.live and isinstance(self.source, FileSource):
                 from tqdm import tqdm
 
                 progress = tqdm(total=self.source.total, desc="analysing", unit="frame", mininterval=1.0,
                                 file=sys.stderr)
             if self.live:
-                infer = threading.Thread(target=self._inference, args=(latest, cond), name="inference", daemon=True)
+                infer = threading.Thread(target=self._inference, args=(latest, infer_cond), name="inference",
+                                         daemon=True)
                 infer.start()
-                self._run_live(q, first)
+                self.stats.priority = raise_thread_priority()
+                self._run_live(slot, cond, first)
             else:
                 self._run_replay(q, first, progress)
         finally:
@@ -394,21 +342,34 @@ class Pipeline:
             self._restore_signals(old_handlers)
             if progress is not None:
                 progress.close()
-            last = self.timeline[-1][0] if self.timeline else 0.0
-            self.episodes.finish(self.stats.frames_shown - 1, last)
-            for sink in (self.video, self.raw):
-                if sink is not None:
-                    sink.close()
-                    self.stats.timings["encode"] = list(sink.encode_ms) if sink is self.video else self.stats.timings["encode"]
-                    if sink.failed:
-                        self.stats.recording_error = sink.failed
-            if self.jsonl is not None:
-                self.jsonl.close()
-            if self.window is not None:
-                self.window.close()
+            self.step.finish(self.stats.frames_shown - 1, self._last_pts)
+            self._close_sinks()
             self.stats.wall_s = time.monotonic() - t_start
-            self.stats.last_frame = time.monotonic()
         return self.stats
+
+    _last_pts = 0.0
+
+    def _first_frame(self, q, slot, cond) -> Frame | None:
+        if not self.live:
+            return q.get()
+        with cond:
+            while slot.get("frame") is None and not slot.get("done"):
+                cond.wait(0.1)
+            return slot.get("frame")
+
+    def _close_sinks(self) -> None:
+        for sink in self.sinks:
+            try:
+                sink.close()
+            finally:
+                stats = sink.stats() if hasattr(sink, "stats") else {}
+                if stats.get("failed"):
+                    self.stats.recording_error = self.stats.recording_error or stats["failed"]
+                if getattr(sink, "raw", None) is False:  # the annotated recording's encoder times the stage
+                    self.stats.timings["encode"] = list(stats.get("encode_ms", []))
+                self.stats.recording_dropped += stats.get("recording_dropped", 0)
+        if self.display is not None:
+            self.display.close()
 
     def _deadline_passed(self, t0: float) -> bool:
         return self.opt.max_seconds is not None and time.monotonic() - t0 >= self.opt.max_seconds
@@ -418,6 +379,7 @@ class Pipeline:
         pending = [first]
         t0 = time.monotonic()
         done = False
+        latest = None
         while pending and not self.stop.is_set():
             while len(pending) < self.opt.batch and not done:
                 item = q.get()
@@ -426,12 +388,11 @@ class Pipeline:
                     break
                 pending.append(item)
             chosen = [f for f in pending if f.index % every == 0]
-            analyses = {a.index: a for a in (self._analyse(chosen) if chosen else [])}
+            results = {a.index: (a, layers) for a, layers in (self._analyse(chosen) if chosen else [])}
             for f in pending:
-                a = analyses.get(f.index)
-                if a is not None:
-                    self._latest = a
-                self._emit(f, self._latest, a is not None)
+                latest = results.get(f.index, latest)
+                self._emit(f, latest)
+                self._last_pts = f.pts
                 if progress is not None:
                     progress.update(1)
                 if self.on_progress is not None:
@@ -446,37 +407,38 @@ class Pipeline:
                 else:
                     pending = [item]
 
-    def _run_live(self, q: queue.Queue, first: Frame) -> None:
+    def _run_live(self, slot: dict, cond: threading.Condition, first: Frame) -> None:
         t0 = time.monotonic()
-        frame = first
-        last_shape = first.image.shape
         period = 1.0 / self.fps
         last_real = time.monotonic()
+        last_shape = first.image.shape
         signal_timeout = max(0.5, 5 * period)  # no frame for this long: the display says "no signal"
-        while not self.stop.is_set():
-            if frame is not None:
-                if frame.index >= 0:
-                    last_real = time.monotonic()
-                    self.no_signal = False
-                    last_shape = frame.image.shape
-                with self._lock:
-                    latest = self._latest
-                self._emit(frame, latest, latest is not None and latest.index == frame.index)
-            if self._deadline_passed(t0):
-                break
-            try:
-                frame = q.get(timeout=period)
-            except queue.Empty:
+        while not self.stop.is_set() and not self._deadline_passed(t0):
+            with cond:
+                if slot.get("frame") is None and not slot.get("done"):
+                    cond.wait(period)
+                frame = slot.pop("frame", None)
+                superseded = slot.pop("superseded", [])
+                if frame is None and slot.get("done"):
+                    break
+            if frame is None:
                 if time.monotonic() - last_real > signal_timeout:
                     # Keep the display (and the recording) alive with a "no signal" frame.
                     self.no_signal = True
                     self.stats.no_signal_frames += 1
-                    frame = Frame(-1, time.monotonic(), time.monotonic() - t0, np.zeros(last_shape, np.uint8))
+                    now = time.monotonic()
+                    frame = Frame(-1, now, now - t0, np.zeros(last_shape, np.uint8))
                 else:
-                    frame = None
-                continue
-            if frame is None:
-                break
+                    continue
+            else:
+                last_real = time.monotonic()
+                self.no_signal = False
+                last_shape = frame.image.shape
+            with self._result_lock:
+                latest = self._latest
+            self._emit(frame, latest, superseded)
+            if frame.index >= 0:
+                self._last_pts = frame.pts
 
     # --- signals ---------------------------------------------------------------------------
     def _install_signals(self):

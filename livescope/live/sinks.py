@@ -1,132 +1,115 @@
-"""Sinks: the annotated recording (PyAV H.264, fragmented MP4), frames.jsonl, and the window.
+"""Sinks: where each shown frame goes. Every sink has the same small protocol,
+`write(frame, scene, analysis)` and `close()`, so a new output is one class in one file.
 
-The recording is written on its own thread; a fragment starts at every keyframe (one a
-second), so a crash loses at most about the last second. A full disk stops the recording
-with a warning; it never stops the live overlay.
+- `DisplaySink` hands the frame to whatever presents it (a window, or the benchmark's
+  presentation buffer); the pipeline times the display latency when it returns.
+- `RecordingSink` records the annotated video (or, `raw=True`, the input masked outside the
+  endoscope area) through an encoder process; a full disk stops the recording with a warning,
+  never the live overlay.
+- `JsonlSink` writes one JSON line per frame, flushed line by line, so a crash keeps every
+  complete line.
 """
 
 from __future__ import annotations
 
 import json
-import queue
 import sys
-import threading
-from fractions import Fraction
 from pathlib import Path
+from typing import Protocol
 
 import cv2
 import numpy as np
 
+from livescope.data.endoscope_area import blank_outside
+from livescope.live.encoder import EncoderProcess
 
-class VideoSink:
-    """`with VideoSink(path, fps, (w, h)) as sink: sink.write(rgb)`."""
 
-    def __init__(self, path: str | Path, fps: float, size: tuple[int, int], crf: int = 23,
-                 preset: str = "ultrafast", block: bool = True, queue_size: int = 16, threads: int = 0):
-        self.path = Path(path)
-        self.fps = fps
-        self.size = (size[0] - size[0] % 2, size[1] - size[1] % 2)
-        self.crf, self.preset = crf, preset
-        self.block = block
-        self.threads = threads  # 0: x264 decides; live runs use 1 so the encoder cannot starve the display
-        self.queue: queue.Queue = queue.Queue(maxsize=queue_size)
-        self.frames_written = 0
-        self.dropped = 0
-        self.failed: str | None = None
-        self.encode_ms: list[float] = []
-        self._thread: threading.Thread | None = None
+class Sink(Protocol):
+    def write(self, frame, scene: np.ndarray, analysis) -> None: ...
 
-    def __enter__(self) -> VideoSink:
-        import av
+    def close(self) -> None: ...
 
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.container = av.open(str(self.path), "w", format="mp4", options={
-            "movflags": "frag_keyframe+empty_moov+default_base_moof", "flush_packets": "1"})
-        rate = Fraction(self.fps).limit_denominator(1001)
-        self.stream = self.container.add_stream("libx264", rate=rate)
-        self.stream.width, self.stream.height = self.size
-        self.stream.pix_fmt = "yuv420p"
-        self.stream.codec_context.time_base = 1 / rate
-        self.stream.options = {"crf": str(self.crf), "preset": self.preset, "tune": "zerolatency",
-                               "g": str(max(1, round(self.fps))), "bf": "0"}
-        if self.threads:
-            self.stream.codec_context.thread_count = self.threads
-        self._thread = threading.Thread(target=self._run, name="video-sink", daemon=True)
-        self._thread.start()
-        return self
 
-    def write(self, rgb: np.ndarray) -> bool:
-        """Queue a frame; False when it was not taken (recording failed or, live, the queue is full)."""
-        if self.failed:
-            return False
-        if (rgb.shape[1], rgb.shape[0]) != self.size:  # the source changed resolution mid-stream
-            rgb = cv2.resize(rgb, self.size, interpolation=cv2.INTER_AREA)
-        try:
-            self.queue.put(rgb, block=self.block, timeout=None if self.block else 0)
-            return True
-        except queue.Full:
-            self.dropped += 1
-            return False
+class RecordingSink:
+    """An H.264 fragmented-MP4 recording made in its own process (see encoder.py)."""
 
-    def _run(self) -> None:
-        import time
+    recording = True  # the window's r key pauses every recording sink
 
-        import av
+    def __init__(self, path: str | Path, fps: float, live: bool, raw: bool = False, mask_osd: bool = True):
+        self.path, self.fps, self.live = Path(path), fps, live
+        self.raw, self.mask_osd = raw, mask_osd
+        self.enabled = True
+        self.encoder: EncoderProcess | None = None
 
-        n = 0
-        while True:
-            item = self.queue.get()
-            if item is None:
-                break
-            if self.failed:
-                continue
-            try:
-                t0 = time.perf_counter()
-                vf = av.VideoFrame.from_ndarray(cv2.cvtColor(item, cv2.COLOR_RGB2YUV_I420), format="yuv420p")
-                vf.pts = n
-                self.container.mux(self.stream.encode(vf))
-                self.encode_ms.append((time.perf_counter() - t0) * 1000)
-                n += 1
-                self.frames_written = n
-            except (OSError, av.error.FFmpegError) as exc:
-                self.failed = f"recording stopped: {exc}"
-                print(f"warning: {self.failed} - the live overlay goes on", file=sys.stderr)
+    def start(self, shape) -> None:
+        """Start the encoder process for frames of this shape (before the first frame is due)."""
+        if self.encoder is None:
+            self.encoder = EncoderProcess(self.path, self.fps, (shape[1], shape[0]), block=not self.live).__enter__()
+            self.encoder.wait_ready()
+
+    def write(self, frame, scene: np.ndarray, analysis) -> None:
+        if not self.enabled:
+            return
+        if self.encoder is None:
+            self.start(scene.shape)
+        if self.raw:
+            area = analysis.area if analysis is not None else None
+            image = blank_outside(frame.image, area) if self.mask_osd else frame.image
+        else:
+            image = scene
+        self.encoder.put(image)
+
+    @property
+    def failed(self) -> str | None:
+        return None if self.encoder is None else self.encoder.failed
+
+    def stats(self) -> dict:
+        if self.encoder is None:
+            return {}
+        return {"encode_ms": self.encoder.encode_ms, "recording_dropped": self.encoder.dropped,
+                "frames_recorded": self.encoder.frames_encoded, "failed": self.encoder.failed}
 
     def close(self) -> None:
-        import av
+        if self.encoder is not None:
+            self.encoder.close()
 
-        if self._thread is not None:
-            self.queue.put(None)
-            self._thread.join()
-            self._thread = None
-        try:
-            if not self.failed:
-                self.container.mux(self.stream.encode(None))
-        except (OSError, av.error.FFmpegError) as exc:
-            self.failed = self.failed or f"recording stopped: {exc}"
-        try:
-            self.container.close()
-        except (OSError, av.error.FFmpegError) as exc:
-            self.failed = self.failed or f"recording stopped: {exc}"
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+def _round(values, digits: int = 4):
+    return None if values is None else [round(float(v), digits) for v in values]
 
 
 class JsonlSink:
-    """One JSON line per frame, flushed line by line so a crash keeps every complete line."""
+    """frames.jsonl: per frame its result, the shown state and how late it was shown."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.file = open(self.path, "w", buffering=1)
         self.failed: str | None = None
+        self.no_signal = False
 
-    def write(self, record: dict) -> None:
+    def record(self, frame, analysis) -> dict:
+        state = analysis.state if analysis is not None else None
+        analysed_now = analysis is not None and analysis.index == frame.index
+        shown = frame.shown
+        return {"i": frame.index, "t": round(frame.pts, 4), "analysed": analysed_now,
+                "result_of": analysis.index if analysis else None,
+                "raw": {k: _round(p) for k, p in analysis.probs.items()} if analysed_now else None,
+                "state": state.state if state else "out",
+                "p_gate": round(state.p_gate, 4) if state else None,
+                "p_A": _round(state.p_a) if state is not None else None,
+                "p_B": _round(state.p_b) if state is not None else None,
+                "a": state.a_label if state else None, "grade": state.grade if state else None,
+                "confidence": None if state is None or state.confidence is None else round(state.confidence, 4),
+                "latency_ms": None if shown is None else round((shown - frame.arrival) * 1000, 2),
+                "ai_age_ms": None if analysis is None or shown is None else round((shown - analysis.arrival) * 1000, 2),
+                "ai_ms": round(analysis.ai_ms, 2) if analysis else None, "no_signal": frame.index < 0}
+
+    def write(self, frame, scene: np.ndarray, analysis) -> None:
         if self.failed:
             return
         try:
-            self.file.write(json.dumps(record, separators=(",", ":")) + "\n")
+            self.file.write(json.dumps(self.record(frame, analysis), separators=(",", ":")) + "\n")
         except OSError as exc:
             self.failed = f"frames.jsonl stopped: {exc}"
             print(f"warning: {self.failed}", file=sys.stderr)
@@ -137,26 +120,42 @@ class JsonlSink:
         except OSError:
             pass
 
-    def __enter__(self):
-        return self
 
-    def __exit__(self, *exc):
-        self.close()
+class DisplaySink:
+    """What presents the frame. This one copies it into a presentation buffer, as a window's
+    blit does: the benchmark's display (no screen here) and the base of `WindowSink`."""
+
+    def __init__(self):
+        self.buffer: np.ndarray | None = None
+        self.shown = 0
+
+    def write(self, frame, scene: np.ndarray, analysis) -> None:
+        if self.buffer is None or self.buffer.shape != scene.shape:
+            self.buffer = np.empty_like(scene)
+        np.copyto(self.buffer, scene)
+        self.shown += 1
+
+    def close(self) -> None:
+        self.buffer = None
 
 
-class WindowSink:
+class WindowSink(DisplaySink):
     """An OpenCV window. Keys: q quit, c heatmap on/off, r record on/off, s snapshot."""
 
-    def __init__(self, title: str = "livescope", fullscreen: bool = False):
+    def __init__(self, title: str = "livescope", fullscreen: bool = False, on_key=None):
+        super().__init__()
         self.title = title
+        self.on_key = on_key
         cv2.namedWindow(title, cv2.WINDOW_NORMAL)
         if fullscreen:
             cv2.setWindowProperty(title, cv2.WND_PROP_FULLSCREEN, cv2.WINDOW_FULLSCREEN)
 
-    def show(self, rgb: np.ndarray) -> str | None:
-        cv2.imshow(self.title, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    def write(self, frame, scene: np.ndarray, analysis) -> None:
+        cv2.imshow(self.title, cv2.cvtColor(scene, cv2.COLOR_RGB2BGR))
         key = cv2.waitKey(1) & 0xFF
-        return chr(key) if 32 <= key < 127 else None
+        self.shown += 1
+        if self.on_key is not None and 32 <= key < 127:
+            self.on_key(chr(key), scene)
 
     def close(self) -> None:
         try:

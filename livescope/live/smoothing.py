@@ -44,7 +44,6 @@ class Hysteresis:
         self.enter, self.exit, self.min_dwell = enter, exit, min_dwell_s
         self.state = False
         self.since: float | None = None
-        self.changes = 0
 
     def update(self, t: float, p: float) -> bool:
         if self.since is None:
@@ -53,7 +52,6 @@ class Hysteresis:
         if want != self.state and t - self.since >= self.min_dwell:
             self.state = want
             self.since = t
-            self.changes += 1
         return self.state
 
 
@@ -111,10 +109,23 @@ class TemporalSmoother:
     """Turns per-frame cascade results into what the overlay shows. Thresholds from the card
     (missing keys fall back to the defaults every bundle is written with)."""
 
+    @classmethod
+    def steady_state(cls, labels: dict[str, list[str]], thresholds: dict, positive: dict[str, str],
+                     probs: dict[str, np.ndarray], fps: float = 30.0) -> SmoothedState:
+        """What the overlay would show if this view stayed on screen: a still image's verdict
+        with the live thresholds (hysteresis, dwell, stable time, confidence), not a second rule."""
+        sm = cls(labels, thresholds, positive)
+        th = sm.thresholds
+        settle = 2 * (th["gate_min_dwell_s"] + th["grade_stable_s"]) + 6 * th["smoothing_tau_s"] + 0.5
+        for i in range(int(settle * fps) + 1):
+            state = sm.update(i / fps, probs)
+        return state
+
     def __init__(self, labels: dict[str, list[str]], thresholds: dict, positive: dict[str, str]):
-        from livescope.models.bundle import DEFAULT_THRESHOLDS
+        from livescope.card import DEFAULT_THRESHOLDS
 
         th = {**DEFAULT_THRESHOLDS, **thresholds}
+        self.thresholds = th
         self.labels = labels
         self.positive = positive
         tau = float(th["smoothing_tau_s"])

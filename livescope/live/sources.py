@@ -23,10 +23,11 @@ from livescope.errors import LivescopeError
 
 @dataclass
 class Frame:
-    index: int
-    arrival: float  # time.monotonic() when the frame became available
+    index: int  # -1 for a "no signal" frame the display makes itself
+    arrival: float  # time.monotonic() when the frame was read from the source, before decoding
     pts: float  # seconds from the start of the source
     image: np.ndarray  # HxWx3 uint8 RGB
+    shown: float | None = None  # time.monotonic() when the display showed it (set by the pipeline)
 
 
 class SourceLost(Exception):
@@ -56,7 +57,8 @@ class Source:
 class FileSource(Source):
     """A recorded procedure, any container and codec FFmpeg reads (threaded decode).
 
-    Corrupted packets are skipped and counted; a truncated file ends where its data ends."""
+    Corrupted packets are skipped and counted; a truncated file ends where its data ends, and
+    `ended_early()` says at what time when the file promised more."""
 
     def __init__(self, path: str | Path, realtime: bool = False):
         import av
@@ -88,6 +90,12 @@ class FileSource(Source):
         self.width = self.stream.codec_context.width
         self.height = self.stream.codec_context.height
         self.total = self.stream.frames or None
+        duration = self.stream.duration * self.stream.time_base if self.stream.duration and self.stream.time_base else None
+        if duration is None and self.container.duration:
+            duration = self.container.duration / 1_000_000  # av.time_base
+        self.duration_s = float(duration) if duration else None
+        self.last_pts: float | None = None
+        self.finished = False  # True once the data ran out (as opposed to the caller stopping)
 
     def frames(self) -> Iterator[Frame]:
         import av
@@ -95,35 +103,45 @@ class FileSource(Source):
         t_start = time.monotonic()
         index = 0
         tb = self.stream.time_base
-        try:
-            packets = self.container.demux(self.stream)
-            while True:
-                try:
-                    packet = next(packets)
-                except StopIteration:
-                    break
-                except av.error.FFmpegError:
-                    self.stats["decode_errors"] += 1
-                    break  # the container itself is cut: keep what was decoded
-                t_dec = time.perf_counter()
-                try:
-                    decoded = packet.decode()
-                except av.error.FFmpegError:
-                    self.stats["decode_errors"] += 1
-                    continue
-                for vf in decoded:
-                    pts = float(vf.pts * tb) if vf.pts is not None and tb else index / self.fps
-                    img = vf.to_ndarray(format="rgb24")
-                    self.decode_ms.append((time.perf_counter() - t_dec) * 1000)
-                    if self.realtime:  # pace as a live feed: the frame arrives at its time
-                        delay = t_start + index / self.fps - time.monotonic()
-                        if delay > 0:
-                            time.sleep(delay)
-                    yield Frame(index, time.monotonic(), pts, img)
-                    index += 1
-                    self.stats["frames"] = index
-        finally:
-            pass
+        packets = self.container.demux(self.stream)
+        while True:
+            if self.realtime:  # pace as a live feed: the next frame is read at its own time
+                delay = t_start + index / self.fps - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+            read_at = time.monotonic()
+            try:
+                packet = next(packets)
+            except StopIteration:
+                break
+            except av.error.FFmpegError:
+                self.stats["decode_errors"] += 1
+                break  # the container itself is cut: keep what was decoded
+            t_dec = time.perf_counter()
+            try:
+                decoded = packet.decode()
+            except av.error.FFmpegError:
+                self.stats["decode_errors"] += 1
+                continue
+            for vf in decoded:
+                pts = float(vf.pts * tb) if vf.pts is not None and tb else index / self.fps
+                img = vf.to_ndarray(format="rgb24")
+                self.decode_ms.append((time.perf_counter() - t_dec) * 1000)
+                self.last_pts = pts
+                yield Frame(index, read_at, pts, img)
+                index += 1
+                self.stats["frames"] = index
+        self.finished = True
+
+    def ended_early(self) -> str | None:
+        """A warning when the data ran out well before the file's own length (a cut recording)."""
+        if not self.finished or self.duration_s is None:
+            return None
+        seen = (self.last_pts or 0.0) + 1.0 / self.fps
+        if seen < self.duration_s - max(1.0, 2.0 / self.fps):
+            return (f"{self.path.name} ended early, at {seen:.1f} s of its {self.duration_s:.1f} s "
+                    f"({self.stats['frames']} frames): the file may be truncated")
+        return None
 
     def close(self) -> None:
         try:
@@ -188,10 +206,11 @@ class StreamSource(Source):
         t0 = time.monotonic()
         try:
             for packet in self.container.demux(stream):
+                read_at = time.monotonic()
                 try:
                     for vf in packet.decode():
                         img = vf.to_ndarray(format="rgb24")
-                        yield Frame(index, time.monotonic(), time.monotonic() - t0, img)
+                        yield Frame(index, read_at, time.monotonic() - t0, img)
                         index += 1
                         self.stats["frames"] = index
                 except av.error.FFmpegError:
@@ -263,14 +282,18 @@ class DeviceSource(Source):
         index = 0
         t0 = time.monotonic()
         while not self._stop:
-            ok, bgr = self.cap.read()
+            # grab() returns when the driver hands over a frame; retrieve() decodes it (MJPEG).
+            ok = self.cap.grab()
+            read_at = time.monotonic()
+            if ok:
+                ok, bgr = self.cap.retrieve()
             if not ok:
                 with self._lock:
                     self._latest = None
                     self._stop = True
                     self._lock.notify_all()
                 return
-            frame = Frame(index, time.monotonic(), time.monotonic() - t0, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+            frame = Frame(index, read_at, read_at - t0, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
             with self._lock:
                 if self._latest is not None:
                     self.stats["dropped"] = self.stats.get("dropped", 0) + 1

@@ -18,7 +18,8 @@ def _weights_digest(model) -> str:
 
 def assemble_cascade(gate: str, a: str, b: str, out: str) -> Path:
     """One live bundle from three single-task bundles that share one (frozen) backbone."""
-    from livescope.models.bundle import load_bundle, make_card, save_bundle
+    from livescope.card import make_card
+    from livescope.models.bundle import load_bundle, save_bundle
     from livescope.models.head import assemble
 
     loaded = {task: load_bundle(p) for task, p in (("gate", gate), ("A", a), ("B", b))}
@@ -49,11 +50,6 @@ def assemble_cascade(gate: str, a: str, b: str, out: str) -> Path:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    if args.recipe == "default":
-        from livescope.models.default_recipe import train_default
-
-        train_default(args.out, real_data=args.real_data, seed=args.seed, size=args.size, epochs=args.epochs)
-        return 0
     if args.cascade:
         path = assemble_cascade(*args.cascade, args.out)
         print(f"wrote cascade bundle {path}")
@@ -69,7 +65,8 @@ def run_train(args: argparse.Namespace) -> int:
                       size=args.size, epochs=args.epochs or 30, batch_size=args.batch_size, lr=args.lr,
                       val_fraction=args.val_fraction, seed=args.seed, aug_draws=args.aug_draws,
                       early_stopping=args.early_stopping, fine_tune=args.fine_tune,
-                      class_weights=not args.no_class_weights, crop=args.crop, cache=not args.no_cache)
+                      class_weights=not args.no_class_weights, crop=args.crop, cache=not args.no_cache,
+                      hub_input_range=args.hub_input_range)
     out, card = train(cfg)
     m = card["metrics"]["validation"]
     print(f"wrote bundle {out}: task {args.task}, {args.backbone}@{card['input_size']}, "
@@ -81,7 +78,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from livescope.models.evaluate import evaluate_bundle
 
     m = evaluate_bundle(args.bundle, args.data, args.out, task=args.task, split=args.split,
-                        resamples=args.bootstrap, batch=args.batch_size)
+                        resamples=args.bootstrap, batch=args.batch_size, class_map=args.map)
     ci = m["ci95"]
 
     def fmt(key: str) -> str:
@@ -91,7 +88,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
         c = ci.get(key)
         return f"{key} {v:.3f}" + (f" [{c[0]:.3f}, {c[1]:.3f}]" if c else "")
 
-    print(f"task {m['task']} on {m['images']} images: " + ", ".join(fmt(k) for k in ("accuracy", "precision", "recall", "f1", "roc_auc")))
+    counts = ", ".join(f"{n} {lab}" for lab, n in m["counts"].items() if n)
+    print(f"task {m['task']} on {m['images']} images ({counts}): "
+          + ", ".join(fmt(k) for k in ("accuracy", "precision", "recall", "f1", "roc_auc")))
     print(f"reading time {m['reading_time_s']:.2f} s for {m['images']} images; batch-1 latency p50 "
-          f"{m['latency_ms_batch1']['p50']:.1f} ms; wrote {args.out}/metrics.json, confusion_matrix.png, roc.png")
+          f"{m['latency_ms_batch1']['p50']:.1f} ms; wrote {args.out}/metrics.json, predictions.csv, confusion_matrix.png, roc.png")
     return 0

@@ -21,16 +21,26 @@ def build_head(task: str, in_dim: int, n_classes: int, units=PAPER_HEAD_UNITS):
     return k.Model(inp, logits, name=f"head_{task}")
 
 
+def pool(t, features):
+    """Global average pooling of a feature map; a pooled vector (some TF-Hub modules) as it is."""
+    return t.reduce_mean(features, axis=[1, 2]) if len(features.shape) == 4 else features
+
+
 def assemble(backbone, heads: dict) -> object:
     """image -> backbone -> feature map -> global average pool -> heads.
 
-    Outputs a dict: 'features' (the feature map, for Grad-CAM) and one softmax per task."""
+    Outputs a dict: 'features' (the feature map, for Grad-CAM; absent when the backbone gives
+    only a pooled vector) and one softmax per task."""
     k = keras()
     size = backbone.input_shape[1]
     inp = k.Input((size, size, 3), dtype="uint8", name="image")
     fmap = backbone(inp)
-    pooled = k.layers.GlobalAveragePooling2D(name="pool")(fmap)
-    outputs = {"features": fmap}
+    outputs = {}
+    if len(fmap.shape) == 4:
+        pooled = k.layers.GlobalAveragePooling2D(name="pool")(fmap)
+        outputs["features"] = fmap
+    else:
+        pooled = fmap
     for task, head in heads.items():
         outputs[task] = k.layers.Activation("softmax", name=f"{task}_probs")(head(pooled))
     return k.Model(inp, outputs, name="livescope_model")

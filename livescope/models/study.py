@@ -25,6 +25,7 @@ PAPER = {
     "convmixer_768_32": {"A_accuracy": 0.961, "B_accuracy": 0.911, "A_time_s": 8.1, "B_time_s": 5.5,
                          "A_recall": 0.955, "A_precision": 0.914, "A_f1": 0.934},
 }
+QUICK_SIZE = 224  # 96 px left pretrained features short of the cues (quick A 0.81, B 0.59 with Xception)
 ENDOSCOPISTS = {"senior endoscopist": {"A_accuracy": 0.952, "B_accuracy": 0.881},
                 "junior endoscopist": {"A_accuracy": 0.913, "B_accuracy": 0.832}}
 
@@ -37,6 +38,33 @@ def _task_data(root: Path, task: str) -> Path:
                          f"(or {root}/{task}/)")
 
 
+def study_backbones(names: list[str], weights_arg: str) -> tuple[list[tuple[str, str]], list[str]]:
+    """(backbone, weights) pairs to run, and one line for each backbone skipped: the paper's
+    method needs pretrained weights, so a backbone without any is skipped unless `--weights none`
+    is asked for explicitly."""
+    from livescope.models.backbones import BACKBONES, check_backbone, is_hub, parse_weights
+
+    for name in names:
+        check_backbone(name)
+    given = parse_weights(weights_arg, names)
+    run, skipped = [], []
+    for name in names:
+        w = given[name]
+        if is_hub(name):
+            run.append((name, "hub"))
+        elif w is None:
+            skipped.append(f"skipped {name}: no weights given for it (add {name}=PATH to --weights, "
+                           "or --weights none to study random features)")
+        elif w == "imagenet" and BACKBONES[name].keras_app is None:
+            from livescope.models.hub import KNOWN_HANDLES
+
+            skipped.append(f"skipped {name}: Keras has no ImageNet weights for it (use --backbones "
+                           f"tfhub:{KNOWN_HANDLES[name][0]} with the hub extra, or give {name}=PATH)")
+        else:
+            run.append((name, w))
+    return run, skipped
+
+
 def run_study(args: argparse.Namespace) -> int:
     from livescope.models.evaluate import evaluate_bundle
     from livescope.models.train import TrainConfig, train
@@ -44,40 +72,60 @@ def run_study(args: argparse.Namespace) -> int:
     root = Path(args.data)
     if not root.exists():
         raise LivescopeError(f"data {root} does not exist", "give the folder holding the task A and B class folders")
+    data = {task: _task_data(root, task) for task in ("A", "B")}
+    from livescope.cli import _names
+
+    names = _names(args.backbones) or PAPER_BACKBONES
+    plan, skipped = study_backbones(names, args.weights)
+    for line in skipped:
+        print(line)
+    if not plan:
+        raise LivescopeError("no backbone left to study", "give weights for at least one backbone (--weights NAME=PATH)")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    backbones = args.backbones or PAPER_BACKBONES
-    size = args.size or (96 if args.quick else 331)  # Xception needs at least 71 px
+    size = args.size or (QUICK_SIZE if args.quick else 331)  # Xception needs at least 71 px
     epochs = args.epochs or (10 if args.quick else 30)
-    data = {task: _task_data(root, task) for task in ("A", "B")}
     rows = []
     t_all = time.perf_counter()
-    for bb in backbones:
-        row = {"backbone": bb, "size": size, "weights": args.weights}
+    for bb, weights in plan:
+        row = {"backbone": bb, "size": size, "weights": weights}
         for task in ("A", "B"):
-            print(f"== {bb} task {task} ({size}x{size}, {epochs} epochs, weights {args.weights})")
+            print(f"== {bb} task {task} ({size}x{size}, {epochs} epochs, weights {weights})", flush=True)
             t0 = time.perf_counter()
-            bundle, card = train(TrainConfig(task=task, data=str(data[task]), backbone=bb, weights=args.weights,
-                                             out=str(out / "bundles" / f"{bb}_{task}"), size=size, epochs=epochs,
-                                             seed=args.seed, aug_draws=2 if args.quick else 3, progress=not args.quick))
+            bundle, card = train(TrainConfig(task=task, data=str(data[task]), backbone=bb, weights=weights,
+                                             out=str(out / "bundles" / f"{_slug(bb)}_{task}"), size=size, epochs=epochs,
+                                             seed=args.seed, aug_draws=2 if args.quick else 3, progress=not args.quick,
+                                             hub_input_range=getattr(args, "hub_input_range", "-1,1")))
             train_s = time.perf_counter() - t0
-            m = evaluate_bundle(bundle, data[task], out / "eval" / f"{bb}_{task}", split="val",
+            m = evaluate_bundle(bundle, data[task], out / "eval" / f"{_slug(bb)}_{task}", split="val",
                                 resamples=300 if args.quick else 1000, progress=False)
             row[task] = {k: m[k] for k in ("accuracy", "precision", "recall", "f1", "roc_auc", "ci95", "n",
                                           "reading_time_s", "latency_ms_batch1", "confusion_matrix", "labels")}
             row[task]["train_s"] = round(train_s, 1)
+            row[task]["timings"] = card["training"]["timings"]
             row[task]["majority_baseline"] = round(max(sum(r) for r in m["confusion_matrix"]) / m["n"], 4)
             print(f"   accuracy {m['accuracy']:.3f} (majority class {row[task]['majority_baseline']:.3f}), "
-                  f"F1 {m['f1']:.3f}, reading {m['reading_time_s']:.2f} s for {m['n']} images")
+                  f"F1 {m['f1']:.3f}, reading {m['reading_time_s']:.2f} s for {m['n']} images", flush=True)
         rows.append(row)
     result = {"notice": RESEARCH_NOTICE, "data": str(root), "quick": args.quick, "size": size, "epochs": epochs,
-              "weights": args.weights, "seed": args.seed, "rows": rows, "paper": PAPER, "endoscopists": ENDOSCOPISTS,
-              "total_s": round(time.perf_counter() - t_all, 1)}
+              "weights": args.weights, "skipped": skipped, "seed": args.seed, "rows": rows, "paper": PAPER,
+              "endoscopists": ENDOSCOPISTS, "total_s": round(time.perf_counter() - t_all, 1), "machine": _machine()}
     (out / "study.json").write_text(json.dumps(result, indent=2))
     (out / "study.md").write_text(study_markdown(result))
     plot_study(result, out)
     print(f"wrote {out}/study.md, study.json and figures (total {result['total_s']:.0f} s)")
     return 0
+
+
+def _slug(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)[-60:]
+
+
+def _machine() -> str:
+    import os
+    import platform
+
+    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {platform.system()}"
 
 
 def study_markdown(r: dict) -> str:
@@ -93,11 +141,15 @@ def study_markdown(r: dict) -> str:
         lines += ["> Backbone weights `none`: random, frozen features. The paper used ImageNet weights; "
                   "without them the frozen transfer set-up has little to transfer, so these rows measure "
                   "the pipeline, not the method.", ""]
+    for line in r.get("skipped", []):
+        lines += [f"- {line}"]
+    if r.get("skipped"):
+        lines += [""]
     lines += ["| reader | A acc | A recall | A precision | A F1 | A time (s) | B acc | B macro-F1 | B time (s) |",
               "|---|---|---|---|---|---|---|---|---|"]
     for row in r["rows"]:
         a, b = row["A"], row["B"]
-        lines.append(f"| {row['backbone']} (livescope) | {f(a['accuracy'])} | {f(a['recall'])} | {f(a['precision'])} | "
+        lines.append(f"| {row['backbone']} (livescope, {_weights_label(row['weights'])}) | {f(a['accuracy'])} | {f(a['recall'])} | {f(a['precision'])} | "
                      f"{f(a['f1'])} | {a['reading_time_s']:.2f} (n={a['n']}) | {f(b['accuracy'])} | {f(b['f1'])} | "
                      f"{b['reading_time_s']:.2f} (n={b['n']}) |")
     for name, p in r["paper"].items():
@@ -112,6 +164,10 @@ def study_markdown(r: dict) -> str:
               "treats that as a misprint.", "",
               "![accuracy](fig_accuracy.png) ![reading time](fig_reading_time.png)", ""]
     return "\n".join(lines)
+
+
+def _weights_label(w: str) -> str:
+    return w if w in ("imagenet", "none", "hub") else f"weights {Path(w).name}"
 
 
 def plot_study(r: dict, out: Path) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from livescope.card import make_card
 from livescope.data.augment import augment_batch
 from livescope.data.dataset import (
     DEFAULT_VAL_FRACTION,
@@ -24,9 +25,16 @@ from livescope.data.dataset import (
     split_indices,
 )
 from livescope.errors import LivescopeError
-from livescope.models.backbones import BACKBONES, backbone_core, build_backbone
-from livescope.models.bundle import make_card, save_bundle
-from livescope.models.head import assemble, build_head, feature_dim
+from livescope.models.backbones import (
+    backbone_core,
+    build_backbone,
+    check_backbone,
+    default_size,
+    is_hub,
+    spatial,
+)
+from livescope.models.bundle import save_bundle
+from livescope.models.head import PAPER_HEAD_UNITS, assemble, build_head, feature_dim, pool
 from livescope.tfenv import keras, tf
 
 POSITIVE = {"gate": "retroflex", "A": "hemorrhoid", "B": None}
@@ -52,6 +60,7 @@ class TrainConfig:
     crop: bool = False
     cache: bool = True
     progress: bool = True
+    hub_input_range: str = "-1,1"
 
 
 def pooled_features(backbone, images: np.ndarray, batch: int = 32) -> np.ndarray:
@@ -60,7 +69,7 @@ def pooled_features(backbone, images: np.ndarray, batch: int = 32) -> np.ndarray
 
     @t.function(reduce_retracing=True)
     def f(x):
-        return t.reduce_mean(backbone(x, training=False), axis=[1, 2])
+        return pool(t, backbone(x, training=False))
 
     out = [f(t.constant(images[i:i + batch])).numpy() for i in range(0, len(images), batch)]
     return np.concatenate(out) if out else np.zeros((0, feature_dim(backbone)), np.float32)
@@ -96,11 +105,10 @@ def _fit(model, x, y, xv, yv, cfg: TrainConfig, class_weight, lr: float, epochs:
 
 def train(cfg: TrainConfig) -> tuple[Path, dict]:
     k = keras()
-    if cfg.backbone not in BACKBONES:
-        raise LivescopeError(f"unknown backbone {cfg.backbone!r}", f"choose one of {', '.join(BACKBONES)}")
-    size = cfg.size or BACKBONES[cfg.backbone].default_size
+    check_backbone(cfg.backbone)
+    size = cfg.size or default_size(cfg.backbone)
     ds = load_labelled(cfg.data, cfg.task)
-    images, kept, warnings = load_images(ds.paths, size, cfg.crop, cfg.progress)
+    images, kept, warnings = load_images(ds.paths, size, cfg.crop, cfg.progress, mask=cfg.crop)
     labels = ds.labels[kept]
     ds.paths = [ds.paths[i] for i in kept]
     ds.labels = labels
@@ -117,7 +125,7 @@ def train(cfg: TrainConfig) -> tuple[Path, dict]:
     n_classes = len(ds.label_names)
 
     k.utils.set_random_seed(cfg.seed)
-    backbone = build_backbone(cfg.backbone, size, cfg.weights)
+    backbone = build_backbone(cfg.backbone, size, cfg.weights, cfg.hub_input_range)
     backbone.trainable = False
     cw = _class_weight(labels[tr], n_classes) if cfg.class_weights else None
 
@@ -137,14 +145,15 @@ def train(cfg: TrainConfig) -> tuple[Path, dict]:
         timings["head_training_s"] = time.perf_counter() - t0
     else:
         x_img = np.concatenate(draws)
-        full = k.Model(backbone.input, k.layers.Activation("softmax")(
-            head(k.layers.GlobalAveragePooling2D()(backbone.output))))
+        full = k.Model(backbone.input, k.layers.Activation("softmax")(head(_pooled(k, backbone.output))))
         t0 = time.perf_counter()
         hist = _fit(full, x_img, y_train, images[va], labels[va], cfg, cw, cfg.lr, cfg.epochs)
         timings["training_through_backbone_s"] = time.perf_counter() - t0
     epochs_run = len(hist.history["loss"])
 
     if cfg.fine_tune > 0:
+        if is_hub(cfg.backbone):
+            raise LivescopeError("a TF-Hub backbone stays frozen", "drop --fine-tune for tfhub: backbones")
         core = backbone_core(backbone)
         backbone.trainable = True
         for layer in core.layers[:-cfg.fine_tune]:
@@ -152,8 +161,7 @@ def train(cfg: TrainConfig) -> tuple[Path, dict]:
         for layer in core.layers:
             if isinstance(layer, k.layers.BatchNormalization):
                 layer.trainable = False  # keep BN statistics of the pretrained backbone
-        full = k.Model(backbone.input, k.layers.Activation("softmax")(
-            head(k.layers.GlobalAveragePooling2D()(backbone.output))))
+        full = k.Model(backbone.input, k.layers.Activation("softmax")(head(_pooled(k, backbone.output))))
         t0 = time.perf_counter()
         _fit(full, np.concatenate(draws), y_train, images[va], labels[va], cfg, cw, cfg.lr / 10, max(1, cfg.epochs // 3))
         timings["fine_tune_s"] = time.perf_counter() - t0
@@ -175,17 +183,20 @@ def train(cfg: TrainConfig) -> tuple[Path, dict]:
         task=cfg.task,
         tasks={cfg.task: {"labels": ds.label_names, "positive": POSITIVE.get(cfg.task)}},
         input_size=size,
-        preprocessing={"resize": [size, size], "scale": "[0, 1]", "normalisation": "[-1, 1] inside the model",
-                       "crop_to_endoscope_area": cfg.crop, "input": "uint8 RGB"},
-        backbone={"name": cfg.backbone, "weights": cfg.weights, "frozen": cfg.fine_tune == 0,
-                  "fine_tuned_top_layers": cfg.fine_tune, "feature_dim": feature_dim(backbone)},
+        preprocessing={"resize": [size, size], "scale": "[0, 1]",
+                       "normalisation": ("[-1, 1]" if not is_hub(cfg.backbone) or cfg.hub_input_range == "-1,1"
+                                         else "[0, 1]") + " inside the model",
+                       "crop_to_endoscope_area": cfg.crop, "mask_outside_area": cfg.crop, "input": "uint8 RGB"},
+        backbone={"name": cfg.backbone, "weights": "hub module (frozen)" if is_hub(cfg.backbone) else cfg.weights,
+                  "frozen": cfg.fine_tune == 0, "fine_tuned_top_layers": cfg.fine_tune,
+                  "feature_dim": feature_dim(backbone), "spatial_features": spatial(backbone)},
         data={"source": ds.source, "fingerprint": ds.fingerprint(), "counts": counts,
               "train": int(len(tr)), "val": int(len(va)), "split_file": "split.json",
               "synthetic": synthetic, "warnings": warnings},
         training={"optimizer": "Adam", "lr": cfg.lr, "batch_size": cfg.batch_size, "epochs": cfg.epochs,
                   "epochs_run": epochs_run, "early_stopping": cfg.early_stopping, "loss": "cross-entropy",
                   "class_weights": cw, "augmentation_draws": cfg.aug_draws, "cached_features": cfg.cache,
-                  "head_units": [1024, 512, 256, 64], "timings": timings,
+                  "head_units": list(PAPER_HEAD_UNITS), "timings": timings,
                   "final_train_loss": float(hist.history["loss"][-1])},
         metrics={"validation": val_metrics},
     )
@@ -193,6 +204,10 @@ def train(cfg: TrainConfig) -> tuple[Path, dict]:
         card["synthetic_data_notice"] = "Trained on synthetic phantom images from `livescope synth`; not validated on patients."
     save_bundle(model, card, out)
     return out, card
+
+
+def _pooled(k, features):
+    return k.layers.GlobalAveragePooling2D()(features) if len(features.shape) == 4 else features
 
 
 def check_task(task: str) -> None:

@@ -27,8 +27,12 @@ def run_synth(args: argparse.Namespace) -> int:
               f"episodes: {grades}; {doc['realtime_factor']:.2f}x real time) and its truth "
               f"{args.out[:-4]}.json")
     elif args.what == "sheet":
-        from livescope.phantom.dataset import contact_sheet
+        from livescope.phantom.dataset import compare_sheet, contact_sheet
 
-        path = contact_sheet(args.out, args.seed, args.per_class, args.size)
-        print(f"wrote contact sheet {path}")
+        if args.compare_real:
+            path = compare_sheet(args.out, args.compare_real, args.map, args.per_class, args.size, args.seed)
+            print(f"wrote comparison sheet {path} (real images beside phantom images of the same class)")
+        else:
+            path = contact_sheet(args.out, args.seed, args.per_class, args.size)
+            print(f"wrote contact sheet {path}")
     return 0

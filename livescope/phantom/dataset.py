@@ -163,21 +163,64 @@ def synth_images(out: str | Path, count: int, seed: int, size: int = 331, balanc
 
 def contact_sheet(out: str | Path, seed: int = 0, per_class: int = 6, size: int = 200) -> Path:
     """A PNG grid: one row per class, so a person can look at the phantom."""
-    rows = [("normal", "retroflex, normal"), ("Rf0", "hemorrhoid Rf0"), ("Rf1", "hemorrhoid Rf1 (red signs)"),
-            ("Rf2", "hemorrhoid Rf2 (erosion/thrombus/blood)"), ("other", "other (forward, out-of-body, uninformative)")]
-    label_w = 260
+    rows = [("normal", "retroflex, normal"), ("Rf0", "hemorrhoid Rf0"), ("Rf1", "hemorrhoid Rf1|red colour signs"),
+            ("Rf2", "hemorrhoid Rf2|erosion, thrombus|or blood"), ("other", "other|forward view,|out of body or|uninformative")]
+    label_w = 240
     sheet = np.full((len(rows) * (size + 8) + 40, label_w + per_class * (size + 8), 3), 255, np.uint8)
     cv2.putText(sheet, "livescope phantom - synthetic frames, not patient data", (10, 28),
                 cv2.FONT_HERSHEY_SIMPLEX, 0.8, (0, 0, 0), 2, cv2.LINE_AA)
     for r, (label, title) in enumerate(rows):
         y = 40 + r * (size + 8)
-        for i, line in enumerate(title.split(" (")):
-            cv2.putText(sheet, line if i == 0 else "(" + line, (10, y + size // 2 + i * 24),
+        lines = title.split("|")
+        for i, line in enumerate(lines):
+            cv2.putText(sheet, line, (10, y + size // 2 + (i - len(lines) // 2) * 24),
                         cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 1, cv2.LINE_AA)
         for c in range(per_class):
             rng = np.random.default_rng([seed, TREE_IDS["sheet"], r, c])
             ex = render_example(rng, label, size)
             sheet[y:y + size, label_w + c * (size + 8):label_w + c * (size + 8) + size] = ex.image
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(out), sheet[..., ::-1])
+    return out
+
+
+def compare_sheet(out: str | Path, real: str | Path, class_map: str | None = None, per_class: int = 6,
+                  size: int = 200, seed: int = 0) -> Path:
+    """Real images beside phantom images of the same gate class, as the network sees both (the
+    endoscope image cropped, its corners blanked): where the phantom differs, a person sees it.
+    `real` is a folder per class (retroflex/, other/) or any folder with a class map."""
+    from livescope.data.class_map import load_map
+    from livescope.data.dataset import load_labelled
+    from livescope.data.images import read_image
+    from livescope.data.model_input import model_input
+
+    ds = load_labelled(real, "gate", load_map(class_map) if class_map else None, min_classes=1)
+    rng = np.random.default_rng(seed)
+    rows = []
+    for label in ("retroflex", "other"):
+        if label not in ds.label_names:
+            continue
+        idx = np.flatnonzero(ds.labels == ds.label_names.index(label))
+        pick = rng.choice(idx, min(per_class, len(idx)), replace=False)
+        real_tiles = [model_input(read_image(ds.paths[i]), size, crop=True, mask=True) for i in sorted(pick)]
+        phantom_tiles = [model_input(render_example(np.random.default_rng([seed, TREE_IDS["sheet"], 9, k]), label,
+                                                    max(size, 256)).image, size, crop=True, mask=True)
+                         for k in range(per_class)]
+        rows += [(f"{label}: real", real_tiles), (f"{label}: phantom", phantom_tiles)]
+    label_w, gap, top = 200, 8, 60
+    sheet = np.full((top + len(rows) * (size + gap), label_w + per_class * (size + gap), 3), 255, np.uint8)
+    cv2.putText(sheet, "real (left label) vs livescope phantom, as the network sees them", (10, 26),
+                cv2.FONT_HERSHEY_SIMPLEX, 0.7, (0, 0, 0), 2, cv2.LINE_AA)
+    cv2.putText(sheet, f"real: {Path(real).name} (not made by livescope); phantom: synthetic", (10, 50),
+                cv2.FONT_HERSHEY_SIMPLEX, 0.5, (60, 60, 60), 1, cv2.LINE_AA)
+    for r, (title, tiles) in enumerate(rows):
+        y = top + r * (size + gap)
+        for i, line in enumerate(title.split(": ")):
+            cv2.putText(sheet, line, (10, y + size // 2 + i * 24), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 1, cv2.LINE_AA)
+        for c, tile in enumerate(tiles):
+            x = label_w + c * (size + gap)
+            sheet[y:y + size, x:x + size] = tile
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(out), sheet[..., ::-1])

@@ -1,22 +1,36 @@
 """Scene renderers: what the endoscope sees inside its image area (RGB float32 in [0, 1]).
 
+Every scene is a height field (its geometry) shaded as one wet mucosal surface
+(`surface.py`): the retroflexed view is the anal verge with cushions and folds converging on
+the scope's own shaft; the forward views are the colon's lumen with its folds, or the wall
+close up, sometimes with a polyp or colitis. Only geometry tells the classes apart, never how
+real the surface looks.
+
 Each renderer returns the picture and the masks of what it drew, so tests and scoring can
 check that a class shows its intended cue (red colour signs only in Rf1/Rf2, and so on).
 
 Inside the renderers colour images are planar (3, H, W): NumPy broadcasts a 2-D mask over
-contiguous planes several times faster than over a trailing axis of length 3, and this is
-what keeps `synth images` above 50 images a second on two cores. Scenes come out (H, W, 3).
+contiguous planes several times faster than over a trailing axis of length 3. Scenes come
+out (H, W, 3).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import cv2
 import numpy as np
 
-from livescope.phantom.noise import fractal_noise, ridges, smooth_noise
+from livescope.phantom.noise import fractal_noise, smooth_noise
+from livescope.phantom.surface import (
+    blend,
+    fine_relief,
+    grid,
+    mucosa_albedo,
+    mucosa_colour,
+    rgb,
+    wet_surface,
+)
 
 GRADES = ("normal", "Rf0", "Rf1", "Rf2")
 OTHER_KINDS = ("forward", "rectum", "out_of_body", "blur", "water", "dark", "bubbles", "blood")
@@ -29,75 +43,12 @@ class Scene:
     params: dict = field(default_factory=dict)
 
 
-def _rgb(*v: float) -> np.ndarray:
-    """A colour shaped (3, 1, 1), to broadcast over planar images."""
-    return np.array(v, np.float32).reshape(3, 1, 1)
-
-
 def _planar(hwc: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(hwc.transpose(2, 0, 1))
 
 
 def _interleaved(chw: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(chw.transpose(1, 2, 0))
-
-
-def _blend(img: np.ndarray, colour, alpha: np.ndarray) -> np.ndarray:
-    """img + (colour - img) * alpha, in place (planar img (3, H, W); colour (3, 1, 1) or planar; alpha HxW)."""
-    img += (colour - img) * alpha.astype(np.float32, copy=False)[None]
-    return img
-
-
-@lru_cache(maxsize=16)
-def _grid(size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Pixel coordinates, shared between calls (read-only)."""
-    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
-    yy.flags.writeable = xx.flags.writeable = False
-    return yy, xx
-
-
-def _mucosa(rng: np.random.Generator, size: int, base: np.ndarray, vessel_amount: float) -> np.ndarray:
-    tex = fractal_noise(rng, size, size, size / 4, octaves=4)
-    img = base * (0.82 + 0.36 * tex)[None]
-    # Hue wander: some areas more orange, some more crimson.
-    hue = smooth_noise(rng, size, size, size / 3)[None]
-    img = img * (1 + 0.12 * (hue - 0.5) * _rgb(0.4, -1.0, -0.6))
-    fine = ridges(rng, size, size, size / 7, width=0.025)
-    coarse = ridges(rng, size, size, size / 3.5, width=0.022)
-    # Vessels fade in and out: submucosal vessels are only partly visible.
-    fade = smooth_noise(rng, size, size, size / 3)
-    vessels = np.clip(0.4 * fine + 0.7 * coarse, 0, 1) * vessel_amount * fade
-    vessel_colour = _rgb(0.45, 0.08, 0.12)
-    img = _blend(img, vessel_colour, vessels)
-    return img.astype(np.float32)
-
-
-def _lighting(rng: np.random.Generator, size: int, falloff: float, centre=None) -> np.ndarray:
-    yy, xx = _grid(size)
-    cy, cx = centre if centre is not None else (size * (0.5 + rng.normal(0, 0.05)), size * (0.5 + rng.normal(0, 0.05)))
-    cy, cx, falloff = float(cy), float(cx), float(falloff)
-    d2 = ((yy - cy) ** 2 + (xx - cx) ** 2) / (size * falloff) ** 2
-    return (1.0 / (1.0 + d2)).astype(np.float32)
-
-
-def _speculars(rng: np.random.Generator, img: np.ndarray, count: int, where: np.ndarray | None = None,
-               max_r: float = 0.02) -> np.ndarray:
-    size = img.shape[1]
-    layer = np.zeros((size, size), np.float32)
-    # Six candidate places per highlight; the first inside `where` is used (else the last).
-    cand = rng.integers(0, size, (count, 6, 2))
-    shape = rng.uniform(0, 1, (count, 3))
-    for k in range(count):
-        y, x = cand[k, -1]
-        if where is not None:
-            ok = np.flatnonzero(where[cand[k, :, 0], cand[k, :, 1]])
-            if len(ok):
-                y, x = cand[k, ok[0]]
-        ax = max(1, int(size * (0.003 + (max_r - 0.003) * shape[k, 0])))
-        ay = max(1, int(ax * (0.3 + 0.7 * shape[k, 1])))
-        cv2.ellipse(layer, (int(x), int(y)), (ax, ay), float(180 * shape[k, 2]), 0, 360, 1.0, -1)
-    layer = cv2.GaussianBlur(layer, (0, 0), max(0.6, size * 0.002))
-    return img + (1.0 - img) * np.clip(layer, 0, 1)[None]
+    return np.ascontiguousarray(np.clip(chw, 0, 1).transpose(1, 2, 0)).astype(np.float32, copy=False)
 
 
 def _mucus_and_bubbles(rng: np.random.Generator, img: np.ndarray, mucus: int, bubbles: int) -> np.ndarray:
@@ -112,120 +63,105 @@ def _mucus_and_bubbles(rng: np.random.Generator, img: np.ndarray, mucus: int, bu
         r = max(2, int(size * rng.uniform(0.006, 0.03)))
         cv2.circle(layer, (int(x), int(y)), r, 0.6, max(1, r // 5), cv2.LINE_AA)
         cv2.circle(layer, (int(x - r * 0.35), int(y - r * 0.35)), max(1, r // 4), 0.9, -1, cv2.LINE_AA)
-    return _blend(img, _rgb(0.95, 0.93, 0.85), np.clip(layer, 0, 1))
+    return blend(img, rgb(0.95, 0.93, 0.85), np.clip(layer, 0, 1))
 
 
-def _shade_bumps(height: np.ndarray, light_dir: np.ndarray, strength: float) -> np.ndarray:
-    gy, gx = np.gradient(height)
-    return 1.0 + strength * (-(gx * light_dir[1]) - (gy * light_dir[0]))
+# --- the retroflexed view ------------------------------------------------------------------
+
+@dataclass
+class _Verge:
+    """Polar coordinates about the anal verge, where the shaft enters the canal."""
+    cy: float
+    cx: float
+    r: np.ndarray
+    phi: np.ndarray
+    dy: np.ndarray
+    dx: np.ndarray
 
 
-def render_retroflex(rng: np.random.Generator, size: int, grade: str) -> Scene:
-    """The retroflexed (U-turn) view of the anorectum: shaft, dentate line and cushions."""
-    if grade not in GRADES:
-        raise ValueError(f"grade must be one of {GRADES}")
-    yy, xx = _grid(size)
+def _verge(rng: np.random.Generator, size: int) -> _Verge:
+    yy, xx = grid(size)
     # NumPy 2 promotes float32 arrays to float64 next to NumPy float64 scalars: keep scalars Python floats.
-    c = np.array([size * (0.5 + rng.normal(0, 0.06)), size * (0.5 + rng.normal(0, 0.06))], np.float32)
-    cy0, cx0 = float(c[0]), float(c[1])
-    base = _rgb(0.78, 0.36, 0.32) * (1 + rng.normal(0, 0.05, 3)).astype(np.float32).reshape(3, 1, 1)
-    img = _mucosa(rng, size, base, vessel_amount=float(rng.uniform(0.35, 0.75)))
-    dy, dx = yy - cy0, xx - cx0
-    r = np.sqrt(dy ** 2 + dx ** 2)
-    phi = np.arctan2(dy, dx)
-    ring_r = float(size * rng.uniform(0.15, 0.24))
-    # The shaft leaves the canal towards an edge; cushions sit where it does not hide them.
-    shaft_angle = float(rng.uniform(0, 2 * np.pi) if rng.random() < 0.3 else np.pi / 2 + rng.normal(0, 0.5))
-    wobble = 1 + 0.12 * (smooth_noise(rng, 1, 64, 6)[0][((phi + np.pi) / (2 * np.pi) * 63).astype(int)] - 0.5)
-    rr = r / (ring_r * wobble)
+    cy, cx = float(size * (0.5 + rng.normal(0, 0.1))), float(size * (0.5 + rng.normal(0, 0.1)))
+    dy, dx = yy - cy, xx - cx
+    return _Verge(cy, cx, np.sqrt(dy * dy + dx * dx) + 1e-3, np.arctan2(dy, dx), dy, dx)
 
-    # Anal canal: puckered radial folds inside the ring, a bit darker and more purple.
-    folds = 0.5 + 0.5 * np.cos(phi * int(rng.integers(7, 13)) + 2 * smooth_noise(rng, size, size, size / 6))
-    inner = np.clip(1.2 - rr, 0, 1)
-    img = img * (1 - 0.25 * inner * (1 - folds))[None] * (1 - 0.15 * inner[None] * _rgb(0, 0.3, -0.2))
-    # Dentate line: a paler, slightly irregular band (with papillae) where the canal meets the rectum.
-    band = np.exp(-((rr - 0.95) / float(rng.uniform(0.08, 0.14))) ** 2) * (0.55 + 0.45 * smooth_noise(rng, size, size, size / 14))
-    pale = _rgb(0.93, 0.74, 0.70)
-    img = _blend(img, pale, 0.55 * band)
 
-    # Cushions (anal cushions; enlarged and bluish-purple when they are hemorrhoids).
-    hemorrhoid = grade != "normal"
-    n = int(rng.integers(1, 5)) if hemorrhoid else int(rng.integers(2, 4))
-    slots = float(rng.uniform(0, 2 * np.pi)) + np.arange(8) * (2 * np.pi / 8)
-    away = np.abs(np.angle(np.exp(1j * (slots - shaft_angle)))) > 0.75
-    angles = np.sort(rng.choice(slots[away], min(n, int(away.sum())), replace=False))
-    height = np.zeros((size, size), np.float32)
-    cushion_mask = np.zeros((size, size), np.float32)
+def _anal_lobes(rng: np.random.Generator, v: _Verge, size: int, hemorrhoid: bool, shaft_angle: float):
+    """Cushions and folds converging on the verge: a height field in [0, ~1.3] and each lobe's
+    (angle, peak radius). Hemorrhoids are larger, higher cushions; a normal canal has low folds.
+    One lobe always faces away from the shaft, so the shaft never hides every cushion."""
+    k = int(rng.integers(3, 6))
+    offset = shaft_angle + np.pi + float(rng.normal(0, 0.3))
+    wobble = 0.5 * (smooth_noise(rng, size, size, size / 4) - 0.5)
+    lobes = np.zeros((size, size), np.float32)
     centres = []
-    for a in angles.tolist():
-        dist = ring_r * float(rng.uniform(1.05, 1.45))
-        cy, cx = cy0 + dist * np.sin(a), cx0 + dist * np.cos(a)
-        radial = ring_r * float(rng.uniform(0.45, 0.85) if hemorrhoid else rng.uniform(0.3, 0.45))
-        tangential = radial * float(rng.uniform(1.1, 1.8))
-        # Work only in the cushion's bounding box: the Gaussian is ~0 beyond 2.2 sigma.
-        ext = int(tangential * 1.9) + 2
-        y0, y1 = max(0, int(cy) - ext), min(size, int(cy) + ext)
-        x0, x1 = max(0, int(cx) - ext), min(size, int(cx) + ext)
-        h = float(rng.uniform(0.6, 1.0) if hemorrhoid else rng.uniform(0.1, 0.2))
-        if y1 > y0 and x1 > x0:
-            ey, ex = yy[y0:y1, x0:x1] - cy, xx[y0:y1, x0:x1] - cx
-            u = ex * np.cos(a) + ey * np.sin(a)
-            v = -ex * np.sin(a) + ey * np.cos(a)
-            blob = np.exp(-((u / radial) ** 2 + (v / tangential) ** 2) * 1.6)
-            height[y0:y1, x0:x1] += h * blob
-            np.maximum(cushion_mask[y0:y1, x0:x1], blob, out=cushion_mask[y0:y1, x0:x1])
-        centres.append((cy, cx, radial, tangential, a))
-    light_dir = rng.normal(0, 1, 2).astype(np.float32)
-    light_dir /= np.linalg.norm(light_dir) + 1e-6
-    shade = _shade_bumps(height * size * 0.08, light_dir, 0.45)
-    if hemorrhoid:
-        t = float(rng.uniform(0, 1))
-        colour = (1 - t) * _rgb(0.52, 0.24, 0.44) + t * _rgb(0.72, 0.22, 0.28)
-        w = np.clip(cushion_mask * 1.5, 0, 1) * float(rng.uniform(0.65, 0.9))
-        img = _blend(img, colour, w)
-    img = img * np.clip(shade, 0.55, 1.4)[None]
+    for i in range(k):
+        a = offset + i * 2 * np.pi / k + float(rng.normal(0, 0.3))
+        width = float(rng.uniform(0.5, 0.9))
+        dphi = np.angle(np.exp(1j * (v.phi - a + wobble))).astype(np.float32)
+        amp = float(rng.uniform(0.7, 1.3)) * (1.0 if hemorrhoid else 0.55)
+        peak = float(size * rng.uniform(0.15, 0.33) * (1.2 if hemorrhoid else 0.9))
+        rr = v.r / peak
+        profile = np.where(rr < 1, np.sin(np.clip(rr, 0, 1) * (np.pi / 2)), np.exp(-((rr - 1) / 0.9) ** 2))
+        lobes += amp * np.exp(-(dphi / width) ** 2) * profile
+        centres.append((a, peak))
+    return cv2.GaussianBlur(lobes, (0, 0), size * 0.01), centres
 
-    masks: dict[str, np.ndarray] = {"cushion": cushion_mask > (0.35 if hemorrhoid else 2.0)}
+
+def _anchors(rng: np.random.Generator, where: np.ndarray, count: int) -> list[tuple[float, float]]:
+    """`count` random (x, y) points inside a mask (its peak if it is nearly empty)."""
+    idx = np.flatnonzero(where)
+    if len(idx) == 0:
+        return []
+    pick = rng.choice(idx, min(count, len(idx)), replace=False)
+    return [(float(i % where.shape[1]), float(i // where.shape[1])) for i in pick]
+
+
+def _risk_signs(rng: np.random.Generator, albedo: np.ndarray, grade: str, cushion: np.ndarray, visible: np.ndarray,
+                size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Red colour signs (Rf1, and half of Rf2) and a bleeding sign (Rf2), painted on the visible
+    cushions (anchored where the cushion is high and the shaft does not cover it)."""
     red_sign = np.zeros((size, size), np.float32)
     bleed = np.zeros((size, size), np.float32)
+    where = (cushion > 0.6) & visible
+    if not where.any():
+        where = (cushion >= cushion[visible].max() * 0.8) & visible if visible.any() else cushion > 0
+    reach = size * 0.15
     if grade in ("Rf1", "Rf2") and (grade == "Rf1" or rng.random() < 0.5):
-        # Red colour signs: red wale lines along the cushion and cherry-red spots.
-        for cy, cx, radial, tangential, a in centres:
-            for _ in range(int(rng.integers(3, 7))):
-                start = np.array([cx, cy]) + rng.normal(0, radial * 0.4, 2)
-                direction = np.array([-np.sin(a), np.cos(a)]) * rng.choice([-1, 1])
-                pts = [start]
+        for cx, cy in _anchors(rng, where, int(rng.integers(2, 5))):
+            for _ in range(int(rng.integers(2, 5))):  # red wale signs: dilated venules along the cushion
+                pts = [np.array([cx, cy]) + rng.normal(0, reach * 0.3, 2)]
+                direction = rng.normal(0, 1, 2)
                 for _k in range(5):
                     direction = direction + rng.normal(0, 0.35, 2)
-                    direction /= np.linalg.norm(direction)
-                    pts.append(pts[-1] + direction * tangential * 0.18)
-                # Red wale signs: longitudinal dilated venules, clearly wider than the fine vessels.
+                    direction /= np.linalg.norm(direction) + 1e-9
+                    pts.append(pts[-1] + direction * reach * 0.15)
                 cv2.polylines(red_sign, [np.array(pts, np.int32)], False, 1.0,
-                              max(2, int(size * rng.uniform(0.009, 0.018))), cv2.LINE_AA)
-            for _ in range(int(rng.integers(3, 9))):
-                p = np.array([cx, cy]) + rng.normal(0, radial * 0.5, 2)
-                cv2.circle(red_sign, (int(p[0]), int(p[1])), max(2, int(size * rng.uniform(0.01, 0.022))), 1.0, -1, cv2.LINE_AA)
-        red_sign *= cushion_mask > 0.25
-        img = _blend(img, _rgb(0.86, 0.06, 0.10), red_sign * 0.9)
+                              max(2, int(size * rng.uniform(0.012, 0.024))), cv2.LINE_AA)
+            for _ in range(int(rng.integers(2, 6))):  # cherry-red spots
+                p = np.array([cx, cy]) + rng.normal(0, reach * 0.35, 2)
+                cv2.circle(red_sign, (int(p[0]), int(p[1])), max(2, int(size * rng.uniform(0.012, 0.028))), 1.0, -1,
+                           cv2.LINE_AA)
+        red_sign *= np.clip(cushion * 2, 0, 1)
+        blend(albedo, rgb(0.88, 0.05, 0.09), red_sign * 0.95)
     if grade == "Rf2":
-        kinds = rng.choice(["erosion", "thrombus", "oozing", "fresh_blood"], int(rng.integers(1, 3)), replace=False)
-        cy, cx, radial, tangential, a = centres[int(rng.integers(len(centres)))]
-        for kind in kinds:
+        (cx, cy), = _anchors(rng, where, 1) or [(size / 2, size / 2)]
+        for kind in rng.choice(["erosion", "thrombus", "oozing", "fresh_blood"], int(rng.integers(1, 3)), replace=False):
             layer = np.zeros((size, size), np.float32)
-            p = (int(cx + rng.normal(0, radial * 0.3)), int(cy + rng.normal(0, radial * 0.3)))
+            p = (int(cx + rng.normal(0, reach * 0.2)), int(cy + rng.normal(0, reach * 0.2)))
             if kind == "erosion":
-                axes = (max(3, int(radial * rng.uniform(0.45, 0.8))), max(3, int(radial * rng.uniform(0.3, 0.6))))
+                axes = (max(3, int(reach * rng.uniform(0.3, 0.55))), max(3, int(reach * rng.uniform(0.2, 0.4))))
                 cv2.ellipse(layer, p, axes, float(rng.uniform(0, 180)), 0, 360, 1.0, -1)
                 layer *= 0.6 + 0.4 * smooth_noise(rng, size, size, size / 40)
-                rim = cv2.GaussianBlur(layer, (0, 0), size * 0.006) - layer * 0.8
-                ero = _rgb(0.92, 0.86, 0.62)
-                img = _blend(img, ero, layer)
-                img = _blend(img, _rgb(0.8, 0.05, 0.08), np.clip(rim, 0, 1))
+                rim = np.clip(cv2.GaussianBlur(layer, (0, 0), size * 0.006) - layer * 0.8, 0, 1)
+                blend(albedo, rgb(0.93, 0.87, 0.64), layer)
+                blend(albedo, rgb(0.8, 0.05, 0.08), rim)
             elif kind == "thrombus":
-                axes = (max(3, int(radial * rng.uniform(0.4, 0.7))), max(3, int(radial * rng.uniform(0.3, 0.55))))
+                axes = (max(3, int(reach * rng.uniform(0.3, 0.5))), max(3, int(reach * rng.uniform(0.2, 0.4))))
                 cv2.ellipse(layer, p, axes, float(rng.uniform(0, 180)), 0, 360, 1.0, -1)
                 layer = cv2.GaussianBlur(layer, (0, 0), size * 0.004)
-                img = _blend(img, _rgb(0.22, 0.04, 0.12), 0.9 * layer)
+                blend(albedo, rgb(0.24, 0.04, 0.13), 0.9 * layer)
             else:
                 # Blood flows downhill in the image: a trail with a bright, glossy head.
                 pts = [np.array(p, np.float64)]
@@ -237,77 +173,179 @@ def render_retroflex(rng: np.random.Generator, size: int, grade: str) -> Scene:
                 thick = max(3, int(size * (0.03 if kind == "oozing" else 0.05)))
                 cv2.polylines(layer, [np.array(pts, np.int32)], False, 1.0, thick, cv2.LINE_AA)
                 if kind == "fresh_blood":
-                    cv2.circle(layer, tuple(int(v) for v in pts[-1]), thick * 2, 1.0, -1, cv2.LINE_AA)
-                img = _blend(img, _rgb(0.62, 0.02, 0.04), 0.95 * layer)
+                    cv2.circle(layer, tuple(int(c) for c in pts[-1]), thick * 2, 1.0, -1, cv2.LINE_AA)
+                blend(albedo, rgb(0.64, 0.02, 0.04), 0.95 * layer)
             bleed = np.maximum(bleed, layer)
-    masks["red_sign"] = red_sign > 0.3
-    masks["bleeding_sign"] = bleed > 0.3
+    return red_sign, bleed
 
-    # Light from the scope tip, then the scope shaft itself, which the light hardly reaches.
-    img = img * (0.35 + 0.85 * _lighting(rng, size, float(rng.uniform(0.45, 0.7)), centre=(c + rng.normal(0, size * 0.08, 2)).tolist()))[None]
-    img = _speculars(rng, img, int(rng.integers(4, 14)), where=cushion_mask > 0.3 if hemorrhoid else None)
-    img = _mucus_and_bubbles(rng, img, int(rng.integers(0, 4)), int(rng.integers(0, 6)))
 
-    sy, sx = np.sin(shaft_angle), np.cos(shaft_angle)  # (y, x) towards the edge
-    along = dy * sy + dx * sx
-    across = -dy * sx + dx * sy
-    w0, w1 = ring_r * float(rng.uniform(0.35, 0.5)), size * float(rng.uniform(0.2, 0.3))
-    t = np.clip(along / (size * 0.75), 0, 1)
-    half = w0 + (w1 - w0) * t
-    shaft = ((along > -ring_r * 0.2) & (np.abs(across) < half)).astype(np.float32)
-    shaft = cv2.GaussianBlur(shaft, (0, 0), max(0.7, size * 0.002))
-    # Shade the shaft only inside its bounding box (it covers a fraction of the view).
-    bx, by, bw, bh = cv2.boundingRect((shaft > 0.002).astype(np.uint8))
+@dataclass
+class _Shaft:
+    alpha: np.ndarray  # HxW coverage
+    u: np.ndarray  # position across the tube, -1..1
+
+
+def _shaft_geometry(rng: np.random.Generator, v: _Verge, size: int, angle: float) -> _Shaft:
+    """The endoscope's own insertion tube: it leaves the verge towards the camera, so it widens
+    to the image border, with a slight bend; its end is hidden in the folds of the verge."""
+    sy, sx = float(np.sin(angle)), float(np.cos(angle))
+    along = v.dy * sy + v.dx * sx
+    across = -v.dy * sx + v.dx * sy
+    across = across - float(rng.normal(0, 0.6)) * (along / size) ** 2 * size
+    start = float(size * rng.uniform(-0.02, 0.06))
+    w0, w1 = float(size * rng.uniform(0.06, 0.14)), float(size * rng.uniform(0.2, 0.45))
+    u = across / np.maximum(w0 + (w1 - w0) * np.clip(along / size, 0, 1.5), 1)
+    edge = start + size * 0.05 * (smooth_noise(rng, size, size, size / 10) - 0.5)
+    alpha = ((along > edge) & (np.abs(u) < 1)).astype(np.float32)
+    return _Shaft(cv2.GaussianBlur(alpha, (0, 0), max(0.7, size * 0.003)), u)
+
+
+def _shaft_colour(rng: np.random.Generator, shaft: _Shaft, v: _Verge, size: int, wall: np.ndarray) -> np.ndarray:
+    """Black, glossy plastic: specular stripes along its length and the wall's colour reflected
+    at grazing angles (planar rgb, shaded inside the tube's bounding box only)."""
+    out = np.zeros((3, size, size), np.float32)
+    bx, by, bw, bh = cv2.boundingRect((shaft.alpha > 0.002).astype(np.uint8))
+    if not (bw and bh):
+        return out
     win = (slice(by, by + bh), slice(bx, bx + bw))
-    offset = float(rng.uniform(-0.5, 0.5))
-    if bw and bh:
-        stripe = np.exp(-((across[win] / np.maximum(half[win], 1) - offset) / 0.08) ** 2) * 0.35
-        bands = (np.sin(along[win] / (size * 0.04)) > 0.97).astype(np.float32) * 0.12 * (t[win] > 0.2)
-        shaft_rgb = _rgb(0.035, 0.035, 0.04) + (stripe + bands)[None] * _rgb(0.8, 0.82, 0.85)
-        img[:, win[0], win[1]] = _blend(img[:, win[0], win[1]], shaft_rgb, shaft[win])
-    masks["shaft"] = shaft > 0.5
-    masks["dentate_line"] = band > 0.4
-    # What the shaft hides is not visible: masks describe what the picture shows.
-    for key in ("cushion", "red_sign", "bleeding_sign", "dentate_line"):
-        masks[key] = masks[key] & (shaft < 0.05)
-    params = {"grade": grade, "cushions": n, "ring_radius": float(ring_r / size), "shaft_angle": float(shaft_angle)}
-    return Scene(_interleaved(np.clip(img, 0, 1).astype(np.float32)), masks, params)
+    uu = np.clip(shaft.u[win], -0.999, 0.999)
+    u0 = float(rng.uniform(-0.8, 0.8))
+    stripes = np.exp(-((uu - u0) / float(rng.uniform(0.03, 0.1))) ** 2) * float(rng.uniform(0.4, 1.0))
+    if rng.random() < 0.7:
+        stripes += np.exp(-((uu - float(rng.uniform(-0.9, 0.9))) / 0.06) ** 2) * float(rng.uniform(0.2, 0.7))
+    stripes *= np.clip(0.3 + smooth_noise(rng, bh, bw, size / 5), 0, 1)
+    rim = (1 - np.sqrt(1 - uu * uu)) ** 2 * float(rng.uniform(0.1, 0.4))
+    light = 0.5 + 0.5 / (1.0 + (v.r[win] / (size * 0.8)) ** 2)
+    colour = rgb(0.025, 0.025, 0.03) + rim[None] * wall * 1.2 + stripes[None] * rgb(0.95, 0.95, 0.95)
+    out[:, win[0], win[1]] = colour * light[None]
+    return out
+
+
+def render_retroflex(rng: np.random.Generator, size: int, grade: str) -> Scene:
+    """The retroflexed (U-turn) view of the anorectum: the scope shaft entering the anal verge,
+    with cushions (hemorrhoids) or low folds (normal) converging on it."""
+    if grade not in GRADES:
+        raise ValueError(f"grade must be one of {GRADES}")
+    v = _verge(rng, size)
+    hemorrhoid = grade != "normal"
+    shaft_angle = float(rng.uniform(0, 2 * np.pi))
+    shaft = _shaft_geometry(rng, v, size, shaft_angle)
+    visible = shaft.alpha < 0.05  # what the shaft hides is not visible: masks describe the picture
+    lobes, _centres = _anal_lobes(rng, v, size, hemorrhoid, shaft_angle)
+    height = size * (0.3 * lobes - 0.25 * (v.r / size) ** 2) + fine_relief(rng, size, 1.0)
+    wall = mucosa_colour(rng)
+    albedo = mucosa_albedo(rng, size, wall, float(rng.uniform(0.3, 0.9)))
+    # The squamous anoderm below the dentate line is paler; papillae dot the line.
+    dentate_r = float(size * rng.uniform(0.06, 0.14))
+    band = np.exp(-((v.r - dentate_r) / (dentate_r * 0.35)) ** 2) * (0.5 + 0.5 * smooth_noise(rng, size, size, size / 14))
+    inside = np.clip(1.2 - v.r / dentate_r, 0, 1)
+    blend(albedo, rgb(0.93, 0.76, 0.70), np.clip(0.5 * inside + 0.45 * band, 0, 1) * float(rng.uniform(0.5, 1.0)))
+    cushion = np.zeros((size, size), np.float32)
+    if hemorrhoid:
+        cushion = np.clip((lobes - 0.35) * 2.0, 0, 1)
+        tone = float(rng.uniform(0, 1))
+        # Bluish-purple to mauve: congested cushions, clearly apart from the red colour signs on them.
+        colour = (1 - tone) * rgb(0.56, 0.28, 0.50) + tone * rgb(0.72, 0.42, 0.50)
+        blend(albedo, colour, cushion * float(rng.uniform(0.45, 0.8)))
+    red_sign, bleed = _risk_signs(rng, albedo, grade, cushion, visible, size)
+    light = (v.cy + rng.normal(0, size * 0.2), v.cx + rng.normal(0, size * 0.2))
+    img = wet_surface(rng, height, albedo, light, float(rng.uniform(0.4, 0.8)))
+    img = _mucus_and_bubbles(rng, img, int(rng.integers(0, 3)), int(rng.integers(0, 4)))
+    img *= (1 - 0.6 * cv2.GaussianBlur(shaft.alpha, (0, 0), size * 0.025))[None]  # the tube's contact shadow
+    blend(img, _shaft_colour(rng, shaft, v, size, wall), shaft.alpha)
+    masks = {"shaft": shaft.alpha > 0.5, "cushion": (cushion > 0.3) & visible, "red_sign": (red_sign > 0.3) & visible,
+             "bleeding_sign": (bleed > 0.3) & visible, "dentate_line": (band > 0.4) & visible}
+    params = {"grade": grade, "dentate_radius": round(dentate_r / size, 3), "shaft_angle": round(shaft_angle, 3)}
+    return Scene(_interleaved(img), masks, params)
+
+
+# --- forward views --------------------------------------------------------------------------
+
+def _colon_tube(rng: np.random.Generator, size: int, rectum: bool):
+    """Looking down the lumen: folds as rings in log-radius (few, wide valves in the rectum),
+    the far lumen dark. Returns (height, darkening, light position, falloff, lumen mask)."""
+    yy, xx = grid(size)
+    # The lumen may sit at, or just beyond, the edge of the view (an oblique look down the colon).
+    ly, lx = float(size * rng.uniform(-0.1, 1.1)), float(size * rng.uniform(-0.1, 1.1))
+    dy, dx = yy - ly, xx - lx
+    r = np.sqrt(dy * dy + dx * dx) + 1
+    phi = np.arctan2(dy, dx)
+    lr = np.log(r / size) + 0.35 * (smooth_noise(rng, size, size, size / 3) - 0.5)
+    spacing = float(rng.uniform(0.6, 0.9) if rectum else rng.uniform(0.3, 0.55))
+    folds = (0.5 + 0.5 * np.sin(2 * np.pi * lr / spacing)) ** 3 * (0.5 + 0.5 * np.cos(phi * 3 + rng.uniform(0, 6)) ** 2)
+    depth = np.clip(r / float(size * rng.uniform(0.25, 0.6)), 0.04, 1)
+    height = size * 0.08 * folds * depth
+    darken = (depth ** float(rng.uniform(0.8, 1.8))).astype(np.float32)
+    return height, darken, (ly, lx), float(rng.uniform(0.3, 0.6)), depth < 0.25
+
+
+def _instrument(rng: np.random.Generator, size: int):
+    """A catheter, snare or forceps out of the working channel: a narrow tube from the edge of
+    the view (not the scope itself; forward views have these during polypectomy).
+    Returns (alpha, planar rgb)."""
+    yy, xx = grid(size)
+    # The working channel exits at the lower right of most scopes' views.
+    ey, ex = float(size * rng.uniform(0.75, 1.05)), float(size * rng.uniform(0.6, 1.05))
+    angle = float(np.arctan2(size * 0.5 - ey, size * 0.5 - ex) + rng.normal(0, 0.4))
+    sy, sx = np.sin(angle), np.cos(angle)
+    along = (yy - ey) * sy + (xx - ex) * sx
+    across = -(yy - ey) * sx + (xx - ex) * sy
+    length = float(size * rng.uniform(0.3, 0.75))
+    half = float(size * rng.uniform(0.02, 0.05)) * (1 + 0.3 * np.clip(1 - along / length, 0, 1))
+    alpha = ((along > 0) & (along < length) & (np.abs(across) < half)).astype(np.float32)
+    alpha = cv2.GaussianBlur(alpha, (0, 0), max(0.7, size * 0.003))
+    u = np.clip(across / half, -1, 1)
+    body = rgb(*rng.choice([[0.05, 0.05, 0.06], [0.1, 0.2, 0.45], [0.8, 0.8, 0.82]]).tolist())
+    stripe = np.exp(-((u - float(rng.uniform(-0.5, 0.5))) / 0.15) ** 2) * float(rng.uniform(0.3, 0.8))
+    marks = (np.sin(along / (size * 0.02)) > 0.9).astype(np.float32) * (rng.random() < 0.4)
+    colour = body * (0.6 + 0.4 * np.sqrt(1 - u * u))[None] + (stripe + 0.6 * marks)[None] * rgb(0.9, 0.9, 0.9)
+    return alpha, colour.astype(np.float32)
 
 
 def render_forward(rng: np.random.Generator, size: int, rectum: bool = False) -> Scene:
-    """A forward view of the colon (or rectum): dark lumen, haustral folds, sometimes a polyp-like bump."""
-    yy, xx = _grid(size)
-    lc = [float(size * rng.uniform(0.3, 0.7)), float(size * rng.uniform(0.3, 0.7))]
-    base = np.array([0.86, 0.50, 0.40] if not rectum else [0.80, 0.40, 0.36], np.float32)
-    base = (base * (1 + rng.normal(0, 0.05, 3)).astype(np.float32)).reshape(3, 1, 1)
-    img = _mucosa(rng, size, base, vessel_amount=float(rng.uniform(0.3, 0.8)))
-    dy, dx = yy - lc[0], xx - lc[1]
-    r = np.sqrt(dy ** 2 + dx ** 2) + 1
-    phi = np.arctan2(dy, dx)
-    warp = 0.25 * (smooth_noise(rng, size, size, size / 3) - 0.5)
-    lr = np.log(r / size) + warp
-    spacing = float(rng.uniform(0.28, 0.45) if not rectum else rng.uniform(0.6, 0.9))
-    saw = (lr / spacing) % 1.0
-    # Each fold: a lit ridge on the camera side and a shadow on the lumen side.
-    fold = np.exp(-((saw - 0.85) / 0.08) ** 2) - 0.8 * np.exp(-((saw - 0.65) / 0.12) ** 2)
-    fold *= 0.6 + 0.4 * np.cos(phi * 3 + float(rng.uniform(0, 6))) ** 2
-    img = img * (1 + 0.35 * fold)[None]
-    depth = np.clip(r / float(size * rng.uniform(0.45, 0.7)), 0, 1)
-    img = img * (depth ** float(rng.uniform(1.2, 2.0)))[None]
-    masks = {"lumen": depth < 0.25}
-    if rng.random() < 0.35:
+    """A forward view of the colon (or rectum): down the lumen, or the wall close up; sometimes a
+    polyp, sometimes inflamed (colitis-like redness, granularity, erosions)."""
+    yy, xx = grid(size)
+    masks: dict[str, np.ndarray] = {}
+    if rng.random() < 0.55 or rectum:
+        height, darken, light, falloff, lumen = _colon_tube(rng, size, rectum)
+        masks["lumen"] = lumen
+    else:  # the wall close up: no lumen in view, a fold or two across it
+        height = size * 0.2 * fractal_noise(rng, size, size, size / 2, octaves=2)
+        for _ in range(int(rng.integers(0, 3))):
+            a = float(rng.uniform(0, np.pi))
+            d = (yy - size * rng.uniform(0.1, 0.9)) * np.cos(a) - (xx - size * rng.uniform(0.1, 0.9)) * np.sin(a)
+            d = d + size * 0.15 * (smooth_noise(rng, size, size, size / 2) - 0.5)
+            height = height + size * float(rng.uniform(0.05, 0.12)) * np.exp(-(d / (size * rng.uniform(0.03, 0.08))) ** 2)
+        darken = None
+        light = (float(size * rng.uniform(0.2, 0.8)), float(size * rng.uniform(0.2, 0.8)))
+        falloff = float(rng.uniform(0.5, 1.0))
+    inflamed = float(rng.uniform(0.3, 1.0)) if rng.random() < 0.3 else 0.0
+    albedo = mucosa_albedo(rng, size, mucosa_colour(rng), float(rng.uniform(0.3, 0.9)), inflamed)
+    if inflamed:
+        height = height + fine_relief(rng, size, 2.5 * inflamed)  # granular mucosa
+        spots = np.zeros((size, size), np.float32)
+        for _ in range(int(rng.integers(0, 12))):
+            y, x = rng.integers(0, size, 2)
+            cv2.circle(spots, (int(x), int(y)), max(1, int(size * rng.uniform(0.005, 0.02))), 1.0, -1, cv2.LINE_AA)
+        blend(albedo, rgb(0.92, 0.88, 0.7) if rng.random() < 0.6 else rgb(0.6, 0.03, 0.05), spots)
+    if rng.random() < 0.45:
         py, px = (rng.uniform(0.15, 0.85, 2) * size).tolist()
-        pr = float(size * rng.uniform(0.05, 0.12))
-        blob = np.exp(-(((yy - py) ** 2 + (xx - px) ** 2) / pr ** 2))
-        light_dir = np.array([lc[0] - py, lc[1] - px], np.float32)
-        light_dir /= np.linalg.norm(light_dir) + 1e-6
-        img = img * np.clip(_shade_bumps(blob * size * 0.08, -light_dir, 0.4), 0.5, 1.4)[None]
-        img = _blend(img, _rgb(0.9, 0.6, 0.5), 0.3 * blob)
+        pr = float(size * rng.uniform(0.06, 0.2))
+        blob = np.exp(-((((yy - py) ** 2 + (xx - px) ** 2) / pr ** 2) ** 1.5))
+        height = height + size * 0.2 * blob
+        blend(albedo, rgb(0.92, 0.64, 0.56), float(rng.uniform(0.2, 0.6)) * blob)
         masks["polyp"] = blob > 0.5
-    img = img * (0.5 + 0.7 * _lighting(rng, size, float(rng.uniform(0.6, 1.0))))[None]
-    img = _speculars(rng, img, int(rng.integers(3, 12)))
+    height = height + fine_relief(rng, size, 1.0)
+    img = wet_surface(rng, height, albedo, light, falloff, darken)
     img = _mucus_and_bubbles(rng, img, int(rng.integers(0, 3)), int(rng.integers(0, 5)))
-    return Scene(_interleaved(np.clip(img, 0, 1).astype(np.float32)), masks, {"kind": "rectum" if rectum else "forward"})
+    tool = not rectum and rng.random() < 0.15
+    if tool:
+        alpha, colour = _instrument(rng, size)
+        blend(img, colour, alpha)
+        masks["instrument"] = alpha > 0.5
+    return Scene(_interleaved(img), masks, {"kind": "rectum" if rectum else "forward", "inflamed": round(inflamed, 2),
+                                            "instrument": tool})
 
 
 def render_out_of_body(rng: np.random.Generator, size: int) -> Scene:
@@ -327,20 +365,21 @@ def render_out_of_body(rng: np.random.Generator, size: int) -> Scene:
 
 def render_other(rng: np.random.Generator, size: int, kind: str | None = None, forward_only: bool = False) -> Scene:
     """Any frame the gate must keep out: forward views, out-of-body and uninformative frames.
-    `forward_only`: uninformative frames are made from a forward view (in a procedure video they
-    happen between forward views; a retroflexed view under a few bubbles is still retroflexed)."""
+
+    Uninformative frames are built on forward views: a blurred or bubbly retroflexed view
+    still shows the shaft and is still retroflexed, and labelling it "other" taught the gate
+    noise. Only a dark frame, which hides the anatomy, may hide a retroflexed view
+    (`forward_only` keeps even that forward, as procedure videos need)."""
     if kind is None:
-        kind = str(rng.choice(OTHER_KINDS, p=[0.34, 0.14, 0.08, 0.1, 0.08, 0.08, 0.08, 0.1]))
+        kind = str(rng.choice(OTHER_KINDS, p=[0.55, 0.12, 0.05, 0.06, 0.06, 0.05, 0.06, 0.05]))
     if kind == "forward":
         return render_forward(rng, size)
     if kind == "rectum":
         return render_forward(rng, size, rectum=True)
     if kind == "out_of_body":
         return render_out_of_body(rng, size)
-    # Uninformative frames start from a real-looking scene (sometimes the retroflexed view
-    # itself, so that blur alone never decides the gate).
-    from_forward = forward_only or rng.random() < 0.6
-    under = render_forward(rng, size) if from_forward else render_retroflex(rng, size, str(rng.choice(GRADES)))
+    retro_under = kind == "dark" and not forward_only and rng.random() < 0.4
+    under = render_retroflex(rng, size, str(rng.choice(GRADES))) if retro_under else render_forward(rng, size)
     img = under.rgb
     if kind == "blur":
         k = int(size * rng.uniform(0.08, 0.2)) | 1
@@ -350,9 +389,8 @@ def render_other(rng: np.random.Generator, size: int, kind: str | None = None, f
         kernel = cv2.warpAffine(kernel, rot, (k, k))
         img = cv2.filter2D(img, -1, kernel / max(kernel.sum(), 1e-6))
     elif kind == "water":
-        streak = fractal_noise(rng, size, size, size / 5)
-        streak = cv2.GaussianBlur(streak, (0, 0), size * 0.01)
-        img = _interleaved(_blend(_planar(img), _rgb(0.85, 0.92, 0.95), np.clip((streak - 0.3) * 2.2, 0, 1)))
+        streak = cv2.GaussianBlur(fractal_noise(rng, size, size, size / 5), (0, 0), size * 0.01)
+        img = _interleaved(blend(_planar(img), rgb(0.85, 0.92, 0.95), np.clip((streak - 0.3) * 2.2, 0, 1)))
         img = cv2.GaussianBlur(img, (0, 0), size * 0.01)
     elif kind == "dark":
         img = img * rng.uniform(0.03, 0.12)
@@ -360,5 +398,5 @@ def render_other(rng: np.random.Generator, size: int, kind: str | None = None, f
         img = _interleaved(_mucus_and_bubbles(rng, _planar(img), 2, int(rng.integers(40, 90))))
     elif kind == "blood":
         a = np.clip(0.7 + 0.3 * smooth_noise(rng, size, size, size / 4), 0, 1)
-        img = _interleaved(_blend(_planar(img), _rgb(0.45, 0.02, 0.04), a))
+        img = _interleaved(blend(_planar(img), rgb(0.45, 0.02, 0.04), a))
     return Scene(np.clip(img, 0, 1).astype(np.float32), {}, {"kind": kind})

@@ -17,7 +17,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from livescope.phantom.processor import ProcessorStyle, apply_style, area_mask, clock_box, draw_osd
+from livescope.phantom.processor import (
+    ProcessorStyle,
+    apply_style,
+    area_mask,
+    clock_box,
+    draw_osd,
+    pip_box,
+)
 from livescope.phantom.scenes import GRADES, render_forward, render_other, render_retroflex
 
 UNINFORMATIVE = ("blur", "water", "dark", "bubbles", "blood")
@@ -119,11 +126,11 @@ class ProcedureRenderer:
         x, y, aw, ah = self.style.area
         self.view = int(min(ah, 512))  # render resolution of the image area
         self.big = int(self.view * 1.5)
-        mask = area_mask(self.style)[y:y + ah, x:x + aw]
-        self.mask3 = cv2.merge([mask, mask, mask])
+        self.area_mask = area_mask(self.style)[y:y + ah, x:x + aw]
         self.base = np.zeros((height, width, 3), np.uint8)
         draw_osd(self.base, self.style, 0)
         self._clock_second = 0
+        self._picture_mask()
         self._noise = [rng.normal(0, 2.5, (self.view, self.view, 3)).astype(np.int16) for _ in range(4)]
 
     def _scene(self, kind: str, grade: str = "", detail: str = "") -> np.ndarray:
@@ -145,6 +152,16 @@ class ProcedureRenderer:
         m[1, 2] += (view - big) / 2 + dy * view
         return cv2.warpAffine(img, m, (view, view), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
 
+    def _picture_mask(self) -> None:
+        """Where the endoscope's picture shows: inside the area, not under the text or the inset."""
+        x, y, aw, ah = self.style.area
+        drawn = self.base[y:y + ah, x:x + aw].any(axis=2)
+        box = pip_box(self.style)
+        if box is not None:
+            bx, by, bw, bh = box
+            drawn[by - y:by - y + bh, bx - x:bx - x + bw] = True
+        self.picture = np.where(drawn, 0, self.area_mask).astype(np.uint8)
+
     def _finish(self, view_img: np.ndarray, index: int) -> np.ndarray:
         x, y, aw, ah = self.style.area
         noisy = np.clip(view_img.astype(np.int16) + self._noise[index % 4], 0, 255).astype(np.uint8)
@@ -155,8 +172,9 @@ class ProcedureRenderer:
             self.base[by:by + bh, bx:bx + bw] = 0
             draw_osd(self.base, self.style, second)
             self._clock_second = second
+            self._picture_mask()
         frame = self.base.copy()
-        frame[y:y + ah, x:x + aw] = cv2.bitwise_and(content, self.mask3)
+        cv2.copyTo(content, self.picture, frame[y:y + ah, x:x + aw])
         return frame
 
     def frames(self, segments: list[Segment]):

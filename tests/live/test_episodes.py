@@ -1,10 +1,12 @@
 import numpy as np
 
+from livescope.data.endoscope_area import ImageArea
 from livescope.live.episodes import EpisodeTracker
 from livescope.live.smoothing import TemporalSmoother
 
 LABELS = {"gate": ["other", "retroflex"], "A": ["normal", "hemorrhoid"], "B": ["Rf0", "Rf1", "Rf2"]}
 POS = {"gate": "retroflex", "A": "hemorrhoid", "B": "Rf2"}
+AREA = ImageArea((0, 0, 64, 48), np.array([[0, 0], [63, 0], [63, 47], [0, 47]], np.int32))
 TH = {"gate_enter": 0.6, "gate_exit": 0.4, "gate_min_dwell_s": 0.3, "confidence": 0.6,
       "smoothing_tau_s": 0.2, "grade_stable_s": 0.5}
 
@@ -26,7 +28,7 @@ def test_two_episodes_with_their_grades_and_key_frames():
             else:
                 probs = {"gate": np.array([0.1, 0.9]), "A": np.array([0.1, 0.9]), "B": np.array([0.1, 0.15, 0.75])}
             st = sm.update(t, probs)
-            tr.update(i, t, st, probs, img, np.ones((3, 3), np.float32), (0, 0, 64, 48))
+            tr.update(i, t, st, probs, img, np.ones((3, 3), np.float32), AREA, "B")
             i += 1
     tr.finish(i - 1, (i - 1) / fps)
     eps = [EpisodeTracker.summary(e) for e in tr.episodes]

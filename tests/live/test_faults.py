@@ -12,7 +12,7 @@ from pathlib import Path
 import av
 import pytest
 
-from livescope.live.commands import replay
+from livescope.runs.session import run_source as replay
 
 
 def _start_run(video, bundle, out, extra=()):

@@ -119,7 +119,7 @@ def test_resolution_change_mid_stream(tmp_path, tiny_cascade):
     """A stream whose size changes (MPEG-TS allows it): every frame is still analysed and recorded."""
     import av
 
-    from livescope.live.commands import replay
+    from livescope.runs.session import run_source as replay
 
     p = write_video(tmp_path / "change.ts", "mpeg2_ts", make_frames(10, 160, 120))
     write_video(tmp_path / "b.ts", "mpeg2_ts", make_frames(10, 240, 176))

@@ -2,7 +2,7 @@
 
 import json
 
-from livescope.live.commands import replay
+from livescope.runs.session import run_source as replay
 
 from .streaming import UdpServer, free_udp_port
 
@@ -18,8 +18,17 @@ def test_loopback_udp_stream_end_to_end(short_video, tiny_cascade, tmp_path):
     assert pipe.live is True
     assert st.frames_shown >= 25, st.frames_shown  # about 5 s at 15 fps, minus start-up
     assert st.frames_analysed >= 10
-    assert st.dropped_input >= 0 and st.dropped_display >= 0  # counted (a number, not missing)
+    # Every frame received is accounted for: shown, or dropped from the display (newest wins),
+    # or the one frame still waiting when the run stopped; none appears from nowhere. (The display
+    # also shows "no signal" frames of its own while the stream starts.)
+    assert st.frames_in <= server.sent
+    shown = st.frames_shown - st.no_signal_frames
+    assert shown + st.dropped_display <= st.frames_in <= shown + st.dropped_display + 1
+    # The analysis saw each frame it analysed once, and the rest were counted as dropped.
+    assert st.frames_analysed + st.dropped_input <= st.frames_in
+    assert st.frames_in - (st.frames_analysed + st.dropped_input) <= 2  # at most one waiting, one in flight
     assert report["summary"]["dropped_input"] == st.dropped_input
+    assert report["summary"]["dropped_display"] == st.dropped_display
     lines = [json.loads(x) for x in (tmp_path / "live" / "frames.jsonl").read_text().splitlines()]
     assert len(lines) == st.frames_shown
     assert all(r["ai_age_ms"] is None or r["ai_age_ms"] >= 0 for r in lines)

@@ -1,34 +1,52 @@
-"""The default model's recipe, end to end at toy size (the real run takes about 30 minutes)."""
+"""The default model's recipe, end to end at toy size (the real run takes about half an hour):
+its own schedule, the phantom-only stage scored on every real image, leave-one-out, the card."""
 
 import json
 
 import numpy as np
 
-from livescope.cli import build_parser
-
-
-def test_recipe_command_uses_the_recipe_epochs():
-    # The documented command must train what the card says: the recipe's 14 epochs, not the
-    # paper's 30 that `train --task` defaults to.
-    args = build_parser().parse_args(["train", "--recipe", "default", "--out", "x"])
-    assert args.epochs is None
-
 
 def test_recipe_trains_measures_and_writes_a_card(real_data, tmp_path):
     from livescope.models.cascade import Cascade
-    from livescope.models.default_recipe import REAL_FORWARD_WEIGHT, train_default
+    from livescope.recipes.default import REAL_FORWARD_WEIGHT, Schedule, train_default
 
-    out = train_default(tmp_path / "bundle", real_data=str(real_data), size=32, epochs=1, phantom_count=24,
-                        b_count=12, work=tmp_path / "work", video_check=False, test_count=12, test_b_count=6)
+    out = train_default(tmp_path / "bundle", real_data=str(real_data), size=32, phantom_count=24, b_count=12,
+                        work=tmp_path / "work", video_check=False, test_count=12, test_b_count=6)
     card = json.loads((out / "card.json").read_text())
     assert card["command"].startswith("livescope train --recipe default")
-    assert card["training"]["epochs"] == 1 and f"{REAL_FORWARD_WEIGHT:g}x" in card["training"]["loss"]
+    # The recipe's own schedule, as the documented command runs it (no epochs given).
+    assert card["training"]["schedule"]["epochs"] == Schedule.epochs
+    assert card["training"]["stages"]["phantom_only"]["epochs"] == Schedule.epochs
+    assert card["training"]["stages"]["with_real"]["epochs"] == Schedule.finetune_epochs
+    assert f"{REAL_FORWARD_WEIGHT:g}x" in card["training"]["loss"]
     m = card["metrics"]
+    n_forward = card["data"]["real"]["forward_train"] + card["data"]["real"]["forward_test"]
     assert m["real_forward_heldout"]["n"] == len(card["data"]["real"]["split"]["forward_test"]) > 200
-    assert 0 <= m["real_forward_heldout"]["gate_false_positive_rate_at_enter_threshold"] <= 1
+    assert 0 <= m["real_forward_heldout"]["false_positive_rate_at_enter_threshold"] <= 1
     assert len(m["real_retroflex"]["images"]) == 3
+    # Sim-to-real: every real image scored by the phantom-only stage.
+    sim = m["sim_to_real"]
+    assert sim["of"] == 3 and len(sim["retroflex"]) == 3 and sim["forward"]["n"] == n_forward
+    assert all({"p_retroflex", "p_hemorrhoid", "gate_in"} <= set(e) for e in sim["retroflex"])
+    # Leave-one-out: each real retroflexed image left out once, and scored.
+    loo = m["leave_one_out"]
+    assert sorted(e["left_out"] for e in loo["images"]) == sorted(card["data"]["real"]["split"]["retroflex"])
+    assert all(0 <= e["p_retroflex"] <= 1 for e in loo["images"])
     assert set(m["phantom_test"]) >= {"gate_accuracy", "A_accuracy", "B_accuracy"}
-    assert "not for diagnosis" in (out / "README.md").read_text().lower()
+    assert card["preprocessing"]["mask_outside_area"] is True
+    text = (out / "README.md").read_text()
+    assert "not for diagnosis" in text.lower() and "Leave-one-out" in text
     # The bundle it wrote runs as the live cascade does.
     res = Cascade(out).analyse(np.zeros((2, 32, 32, 3), np.uint8), cam=False)
     assert len(res) == 2 and res[0].probs["gate"].shape == (2,)
+
+
+def test_phantom_only_recipe_ships_the_phantom_model(real_data, tmp_path):
+    from livescope.recipes.default import train_default
+
+    out = train_default(tmp_path / "sim", real_data="none", size=32, epochs=1, phantom_count=24, b_count=12,
+                        work=tmp_path / "work", video_check=False, test_count=12, test_b_count=6)
+    card = json.loads((out / "card.json").read_text())
+    assert card["data"]["real"] is None and "--real-data none" in card["command"]
+    assert "leave_one_out" not in card["metrics"] and card["metrics"]["sim_to_real"]["of"] == 3
+    assert "only (no real image)" in card["synthetic_data_notice"]

@@ -42,9 +42,9 @@ def resmooth(rows: list[dict], card: dict, overrides: dict | None = None) -> tup
     """Run the smoothing and episode decisions again on a run's recorded raw probabilities,
     with the card's thresholds (and `overrides`): how thresholds are tuned without re-running
     the model. Returns the new per-frame rows and the episode grades by (start, end) frame."""
+    from livescope.card import card_thresholds, task_positive
     from livescope.live.episodes import EpisodeTracker
     from livescope.live.smoothing import TemporalSmoother
-    from livescope.models.bundle import card_thresholds, task_positive
 
     labels = {task: spec["labels"] for task, spec in card["tasks"].items()}
     positive = {task: task_positive(card, task) for task in card["tasks"]}  # as the live Cascade has them
@@ -176,7 +176,7 @@ def score_rows(rows: list[dict], truth: dict, decided: dict) -> dict:
 
 def parse_overrides(text: str | None) -> dict:
     """'grade_margin=0.15,grade_stable_s=0.8' -> {'grade_margin': 0.15, 'grade_stable_s': 0.8}."""
-    from livescope.models.bundle import DEFAULT_THRESHOLDS
+    from livescope.card import DEFAULT_THRESHOLDS
 
     out = {}
     for part in (text or "").split(","):
@@ -193,11 +193,35 @@ def parse_overrides(text: str | None) -> dict:
     return out
 
 
+def summary_lines(s: dict) -> list[str]:
+    """The score in words, each figure rounded, for a person reading the terminal."""
+    def f(v, pct=False):
+        if v is None:
+            return "n/a"
+        return f"{100 * v:.0f}%" if pct else f"{v:.2f}"
+
+    d = s["decision_delay_s"]
+    lines = [
+        f"episodes: {s['episodes_true']} in the truth, {s['episodes_predicted']} found; recall {f(s['episode_recall'])}, "
+        f"precision {f(s['episode_precision'])}",
+        f"grade per episode: {f(s['episode_grade_accuracy'])} correct",
+        f"decision delay (start of the view to a stable grade): median {f(d['median'])} s, max {f(d['max'])} s"
+        + (f", {d['undecided_episodes']} episode(s) never decided" if d["undecided_episodes"] else ""),
+        f"spurious state changes: {f(s['flicker_changes_per_min'])} a minute (beyond the truth's own "
+        f"{f(s['truth_changes_per_min'])})",
+        f"frames: gate accuracy {f(s['frame_gate_accuracy'])}; A accuracy {f(s['frame_A_accuracy'])} on "
+        f"{f(s['frame_A_coverage'], True)} of the retroflexed frames (those shown as normal or hemorrhoid); "
+        f"B accuracy {f(s['frame_B_accuracy'])} on {f(s['frame_B_coverage'], True)} of the graded frames "
+        "(those shown with a stable grade)",
+    ]
+    return lines
+
+
 def run_score(args: argparse.Namespace) -> int:
     card = None
     overrides = parse_overrides(args.thresholds)
     if args.resmooth or overrides:
-        from livescope.models.bundle import card_thresholds, read_card, resolve_bundle
+        from livescope.card import card_thresholds, read_card, resolve_bundle
 
         bundle = resolve_bundle(args.model)
         card = read_card(bundle)
@@ -207,5 +231,10 @@ def run_score(args: argparse.Namespace) -> int:
     text = json.dumps(result, indent=2)
     if args.out:
         Path(args.out).write_text(text)
-    print(text)
+    if args.json:
+        print(text)
+    else:
+        print("\n".join(summary_lines(result)))
+        if args.out:
+            print(f"(all figures in {args.out}; --json prints them)")
     return 0

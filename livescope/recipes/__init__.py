@@ -1,0 +1,1 @@
+"""Recipes: one command that rebuilds a shipped model from scratch (data, training, measurements, card)."""

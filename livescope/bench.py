@@ -163,7 +163,7 @@ class LoopingFileSource:
         pass
 
 
-def bench_pipeline(source: Path, cascade, seconds: float, mode: str, ai_hz: float = 15.0, record: bool = True,
+def bench_pipeline(source: Path, cascade, seconds: float, mode: str, ai_hz: float = 0.0, record: bool = True,
                    stress: int = 0) -> dict:
     from livescope.live.frame_step import FrameStep
     from livescope.live.pipeline import Pipeline, RunOptions
@@ -347,9 +347,7 @@ def run_bench(args: argparse.Namespace) -> int:
 
     result: dict = {"machine": _machine()}
     if args.backbones is not None:
-        from livescope.cli import _names
-
-        names = _names(args.backbones) or list(PAPER_A_SECONDS)
+        names = args.backbones or list(PAPER_A_SECONDS)
         print("backbones at 331x331 (random weights; speed does not depend on the weights):")
         result["backbones"] = bench_backbones(names)
         _write_json(args.json, result)

@@ -148,7 +148,8 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     rn.add_argument("--engine", default="auto", choices=ENGINE_CHOICES, help=ENGINE_HELP)
     rn.add_argument("--pdf", action="store_true", help="also print report.pdf (needs Chromium or Chrome)")
     rn.add_argument("--analyze-every", type=int, default=1, metavar="N")
-    rn.add_argument("--ai-hz", type=float, default=15.0, help="live: at most this many analyses a second (0: no cap)")
+    rn.add_argument("--ai-hz", type=float, default=0.0,
+                    help="live: at most this many analyses a second (0, the default: every frame the model can take)")
     rn.add_argument("--record-raw", action="store_true", help="also record the raw input (masked, as every output)")
     rn.add_argument("--no-record", action="store_true", help="do not write the annotated video")
     rn.add_argument("--mask-osd", dest="mask_osd", action="store_true", default=True,
@@ -188,7 +189,7 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
                     help="also time the naive keras.io loop (predict, full-tape Grad-CAM, OpenCV writer)")
     bn.add_argument("--backbones", nargs="*", default=None, metavar="NAME",
                     help="instead of the pipeline: time these backbones at 331x331 (none given: the paper's five)")
-    bn.add_argument("--ai-hz", type=float, default=15.0, help="live mode: cap on analyses a second (0: no cap)")
+    bn.add_argument("--ai-hz", type=float, default=0.0, help="live mode: cap on analyses a second (0: every frame it can)")
     bn.add_argument("--engine", default="auto", choices=ENGINE_CHOICES, help=ENGINE_HELP)
     bn.add_argument("--stress", type=int, default=0, metavar="N",
                     help="run N CPU-hog processes beside the benchmark, for its length (a busy tower)")
@@ -206,6 +207,23 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
     dm.add_argument("--max-upload-mb", type=float, default=500, help="largest upload accepted, in MB")
 
 
+def _add_batch(sub: argparse._SubParsersAction) -> None:
+    d = argparse.ArgumentDefaultsHelpFormatter
+    b = sub.add_parser("batch", formatter_class=d,
+                       help="re-analyse many recorded procedures on Ray (local or a cluster), results in DuckDB")
+    b.add_argument("sources", nargs="*", metavar="SOURCES",
+                   help="video files, folders (searched for videos) or a CSV manifest path[,procedure_id]")
+    b.add_argument("--out", default=None, help="folder for archive.duckdb, Parquet and one folder per procedure")
+    b.add_argument("--model", default=None, help="bundle folder (None: models/default)")
+    b.add_argument("--workers", type=int, default=None, help="Ray workers (None: one per core)")
+    b.add_argument("--address", default=None, help="an existing Ray cluster (auto or ray://host:10001); None: a local "
+                   "instance on 127.0.0.1 for this run")
+    b.add_argument("--no-video", action="store_true", help="no annotated videos (frames.jsonl and reports only)")
+    b.add_argument("--analyze-every", type=int, default=1, metavar="N", help="analyse every Nth frame")
+    b.add_argument("--engine", default="auto", choices=ENGINE_CHOICES, help=ENGINE_HELP)
+    b.add_argument("--summary", default=None, metavar="DIR", help="print the overview of a batch's database and stop")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="livescope",
@@ -215,7 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show TensorFlow logs and full tracebacks")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for add in (_add_synth, _add_train, _add_evaluate, _add_study, _add_explain, _add_run, _add_score, _add_bench,
-                _add_demo):
+                _add_demo, _add_batch):
         add(sub)
     sub.add_parser("doctor", help="versions, compute and capture devices, weights, engines, display priority")
     return parser
@@ -223,6 +241,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _dispatch(args: argparse.Namespace) -> int:
     cmd = args.command
+    if getattr(args, "backbones", None):
+        args.backbones = _names(args.backbones)
     if cmd == "doctor":
         from livescope.doctor import run_doctor
         return run_doctor()
@@ -256,6 +276,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     if cmd == "demo":
         from livescope.demo.app import run_demo
         return run_demo(args)
+    if cmd == "batch":
+        from livescope.archive.batch import run_batch_command
+        return run_batch_command(args)
     raise AssertionError(cmd)
 
 

@@ -11,21 +11,29 @@ _DEBUG = False
 
 
 @contextlib.contextmanager
-def _stderr_silenced():
+def _stderr_silenced(fds: tuple[int, ...] = (2,)):
     try:
+        sys.stdout.flush()
         sys.stderr.flush()
-        saved = os.dup(2)
+        saved = [os.dup(fd) for fd in fds]
     except (OSError, ValueError):
         yield
         return
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
-        os.dup2(devnull, 2)
+        for fd in fds:
+            os.dup2(devnull, fd)
         yield
     finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+        for fd, old in zip(fds, saved, strict=True):
+            os.dup2(old, fd)
+            os.close(old)
         os.close(devnull)
+
+
+def silenced():
+    """Hide what TensorFlow's converters print on stdout and stderr (unless --debug)."""
+    return contextlib.nullcontext() if _DEBUG else _stderr_silenced((1, 2))
 
 
 def set_debug(debug: bool) -> None:

@@ -6,12 +6,15 @@ keras-hub's tests), so the suite needs no downloads and runs on 2 CPU cores."""
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+# Exported engine models go to a folder of the test run's own, not the user's cache.
+os.environ.setdefault("LIVESCOPE_CACHE", tempfile.mkdtemp(prefix="livescope-test-cache-"))
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL_DATA = ROOT.parent / "shared" / "data" / "hyperkvasir-lower-gi"

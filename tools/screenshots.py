@@ -23,7 +23,7 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disa
 def overlay(run: Path) -> None:
     report = json.loads((run / "report.json").read_text())
     ep = next((e for e in report["episodes"] if e.get("grade", "").startswith("Rf")), report["episodes"][0])
-    want = int((ep["start_frame"] + ep["end_frame"]) / 2)
+    want = int(ep["start_frame"] + 0.7 * (ep["end_frame"] - ep["start_frame"]))  # the grade is shown by then
     with av.open(str(run / "annotated.mp4")) as c:
         for i, f in enumerate(c.decode(video=0)):
             if i == want:
@@ -32,14 +32,17 @@ def overlay(run: Path) -> None:
 
 
 def phantom_sheet() -> None:
-    from livescope.phantom.dataset import contact_sheet
+    from livescope.phantom.dataset import compare_sheet, contact_sheet
 
     contact_sheet(DOCS / "phantom-sheet.png")
+    real = ROOT.parent / "shared" / "data" / "hyperkvasir-lower-gi"
+    if real.exists():  # real images beside phantom ones (the real ones are not in the repository)
+        compare_sheet(DOCS / "phantom-vs-real.png", real, "hyperkvasir-lower-gi", per_class=6, size=160)
 
 
 def report_page(run: Path) -> None:
     chromium = shutil.which("chromium")
-    subprocess.run([chromium, *ARGS, "--window-size=1150,1500", f"--screenshot={DOCS / 'report.png'}",
+    subprocess.run([chromium, *ARGS, "--window-size=1150,1900", f"--screenshot={DOCS / 'report.png'}",
                     (run / "report.html").resolve().as_uri()], check=True, capture_output=True)
 
 

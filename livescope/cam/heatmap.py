@@ -79,7 +79,15 @@ def triptych(rgb: np.ndarray, cam01: np.ndarray, caption: str, notice: str, titl
     for i, (tile, name) in enumerate([(img, "original"), (heat, title), (over, "overlay")]):
         x = gap + i * (panel + gap)
         canvas[top:top + panel, x:x + panel] = tile
-        cv2.putText(canvas, name, (x, top - 10), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 1, cv2.LINE_AA)
-    cv2.putText(canvas, caption, (gap, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 2, cv2.LINE_AA)
-    cv2.putText(canvas, notice, (gap, panel + top + 20), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (120, 0, 0), 1, cv2.LINE_AA)
+        _fitted_text(canvas, name, (x, top - 10), 0.55, 1, panel)
+    _fitted_text(canvas, caption, (gap, 20), 0.6, 2, canvas.shape[1] - 2 * gap)
+    _fitted_text(canvas, notice, (gap, panel + top + 20), 0.45, 1, canvas.shape[1] - 2 * gap, (120, 0, 0))
     return canvas
+
+
+def _fitted_text(canvas, text: str, org, scale: float, thickness: int, width: int, colour=(0, 0, 0)) -> None:
+    """Text shrunk to fit `width` pixels (a title is never clipped at the panel's edge)."""
+    tw = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)[0][0]
+    if tw > width:
+        scale *= width / tw
+    cv2.putText(canvas, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, colour, thickness, cv2.LINE_AA)

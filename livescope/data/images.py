@@ -1,4 +1,7 @@
-"""Reading images of any common kind into RGB uint8, and finding the endoscope image area."""
+"""Reading images of any common kind into RGB uint8, and scaling them down well.
+
+The endoscope image area is found in `endoscope_area.py`; what a network sees of a frame is
+`model_input.py`."""
 
 from __future__ import annotations
 
@@ -78,54 +81,3 @@ def downscale(rgb: np.ndarray, size: int) -> np.ndarray:
         rgb = cv2.pyrDown(rgb)
     interp = cv2.INTER_AREA if min(rgb.shape[:2]) > size else cv2.INTER_LINEAR
     return cv2.resize(rgb, (size, size), interpolation=interp)
-
-
-def find_endoscope_area(rgb: np.ndarray, threshold: int = 10, fallback_full: bool = True):
-    """Bounding box (x, y, w, h) of the endoscope image inside the processor's black border.
-
-    The image area is the largest bright connected region; on-screen text is thin, so an
-    opening removes it first. Falls back to the whole frame when nothing stands out.
-    """
-    h, w = rgb.shape[:2]
-    scale = 256.0 / max(h, w)
-    # Nearest-neighbour is enough to find a large bright region, and it is fast.
-    small = cv2.resize(rgb, (max(1, int(w * scale)), max(1, int(h * scale))), interpolation=cv2.INTER_NEAREST) if scale < 1 else rgb
-    s = scale if scale < 1 else 1.0
-    grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
-    mask = (grey > threshold).astype(np.uint8)
-    k = max(3, int(min(mask.shape) * 0.03) | 1)
-    mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
-    mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k * 3, k * 3)))
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask)
-    if n <= 1:
-        return (0, 0, w, h) if fallback_full else None
-    best = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
-    x, y, bw, bh, area = stats[best]
-    if area < 0.1 * mask.size:
-        return (0, 0, w, h) if fallback_full else None
-    x0, y0 = int(x / s), int(y / s)
-    x1, y1 = min(w, int(np.ceil((x + bw) / s))), min(h, int(np.ceil((y + bh) / s)))
-    return x0, y0, x1 - x0, y1 - y0
-
-
-def crop_area(rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
-    x, y, w, h = box
-    return rgb[y:y + h, x:x + w]
-
-
-def mask_outside(rgb: np.ndarray, box: tuple[int, int, int, int] | None) -> np.ndarray:
-    """Blank everything outside the image area (the on-screen text carries patient data).
-    No known area: blank everything, rather than risk showing the text."""
-    out = np.zeros_like(rgb)
-    if box is None:
-        return out
-    x, y, w, h = box
-    out[y:y + h, x:x + w] = rgb[y:y + h, x:x + w]
-    return out
-
-
-def prepare(rgb: np.ndarray, size: int, crop: bool) -> np.ndarray:
-    """What a model sees: optionally the endoscope area, resized to size x size (uint8 RGB)."""
-    if crop:
-        rgb = crop_area(rgb, find_endoscope_area(rgb))
-    return downscale(rgb, size)

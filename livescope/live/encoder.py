@@ -118,17 +118,22 @@ class EncoderProcess:
     def wait_ready(self, timeout: float = 30.0) -> None:
         """Wait until the encoder process has its file open (a live run must not drop its first
         second of frames while the process starts)."""
+        self._await("ready", timeout)
+
+    def _await(self, wanted: str, timeout: float) -> bool:
+        """Read status messages until `wanted` arrives, the process is gone or time is up."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
                 kind, value = self.status.get(timeout=0.2)
             except queue.Empty:
                 if not self.proc.is_alive():
-                    return
+                    return False
                 continue
             self._status(kind, value)
-            if kind == "ready":
-                return
+            if kind == wanted:
+                return True
+        return False
 
     def _poll(self) -> None:
         while True:
@@ -169,17 +174,7 @@ class EncoderProcess:
         if self.proc is None:
             return
         self.work.put(None)
-        deadline = time.monotonic() + 60
-        done = False
-        while not done and time.monotonic() < deadline:
-            try:
-                kind, value = self.status.get(timeout=0.5)
-            except queue.Empty:
-                if not self.proc.is_alive():
-                    break
-                continue
-            self._status(kind, value)
-            done = kind == "done"
+        self._await("done", 60)
         self.proc.join(5)
         if self.proc.is_alive():
             self.proc.kill()

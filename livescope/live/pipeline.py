@@ -45,7 +45,7 @@ class RunOptions:
     mask_osd: bool = True
     max_seconds: float | None = None
     reconnect_s: float = 30.0
-    ai_hz: float = 15.0  # live: cap the model's rate, leaving CPU for the display (0: as fast as it can)
+    ai_hz: float = 0.0  # live: cap the model's rate (0: every frame it can; the display thread has priority)
     batch: int = 8
     progress: bool = True
     out: Path | None = None  # snapshots (s key) go here
@@ -97,12 +97,13 @@ class Pipeline:
         self.stop = stop or threading.Event()  # set it (q key, SIGINT, the demo's Stop) to finish cleanly
         self.on_progress = on_progress  # called as on_progress(frames_done, total_or_None)
         self.cam_on = options.cam and options.cam_mode != "off"
+        self._composes = True
         self.live = options.live if options.live is not None else source.live
         self.fps = source.fps or 30.0
         self._result_lock = threading.Lock()  # guards only the newest result and its layers
         self._latest: tuple[FrameAnalysis, OverlayLayers] | None = None
-        self._ai_times: deque = deque(maxlen=60)
-        self._shown_times: deque = deque(maxlen=60)
+        self._ai_times: deque = deque(maxlen=240)
+        self._shown_times: deque = deque(maxlen=240)
         self.no_signal = False
 
     @property
@@ -132,7 +133,7 @@ class Pipeline:
 
     def _status(self, latest) -> Status:
         recording = any(getattr(s, "recording", False) and s.enabled and not s.failed for s in self.sinks)
-        return Status(video_fps=_rate(self._shown_times, 30, 1.0), ai_hz=_rate(self._ai_times, 10, 1.0),
+        return Status(video_fps=_rate(self._shown_times, 30, 0.5), ai_hz=_rate(self._ai_times, 10, 0.5),
                       ai_latency_ms=latest[0].ai_ms if latest else 0.0,
                       dropped=self.stats.dropped_display + self.stats.dropped_input, model=self.cascade.name,
                       recording=recording, cam_on=self.cam_on, live=self.live)
@@ -142,6 +143,9 @@ class Pipeline:
         """Compose one frame, show it, time it, and hand it to the sinks."""
         t0 = time.perf_counter()
         analysis = latest[0] if latest else None
+        if not self._composes:  # nothing shows or records the picture (an archive run without video)
+            self._record_shown(frame, analysis, superseded, None)
+            return
         area = analysis.area if analysis is not None else self.step.area.area
         # With --mask-osd the on-screen text (patient name, ID) never reaches any output.
         scene = blank_outside(frame.image, area) if self.opt.mask_osd else frame.image.copy()
@@ -158,6 +162,9 @@ class Pipeline:
         if self.display is not None:
             self.display.write(frame, scene, analysis)
             self.stats.timings["display"].append((time.perf_counter() - t1) * 1000)
+        self._record_shown(frame, analysis, superseded, scene)
+
+    def _record_shown(self, frame: Frame, analysis, superseded, scene) -> None:
         now = time.monotonic()
         frame.shown = now
         st = self.stats
@@ -301,6 +308,9 @@ class Pipeline:
         slot: dict = {}
         cond, infer_cond = threading.Condition(), threading.Condition()
         latest: dict = {}
+        # The overlay is drawn only for a display or a sink that records pictures; a sink that does
+        # not say `needs_scene` gets None for the scene (never the unmasked frame).
+        self._composes = self.display is not None or any(getattr(s, "needs_scene", False) for s in self.sinks)
         old_handlers = self._install_signals()
         # Trace the graphs before the first frame, so it is not held back by compilation.
         self.cascade.warm_up((1,) if self.live else (1, opt.batch))

@@ -1,5 +1,7 @@
 """Sinks: where each shown frame goes. Every sink has the same small protocol,
-`write(frame, scene, analysis)` and `close()`, so a new output is one class in one file.
+`write(frame, scene, analysis)` and `close()`, so a new output is one class in one file. A sink
+that uses the composed picture says `needs_scene = True`; the others get `scene=None` (and the
+overlay is not drawn when nothing needs it).
 
 - `DisplaySink` hands the frame to whatever presents it (a window, or the benchmark's
   presentation buffer); the pipeline times the display latency when it returns.
@@ -34,6 +36,7 @@ class RecordingSink:
     """An H.264 fragmented-MP4 recording made in its own process (see encoder.py)."""
 
     recording = True  # the window's r key pauses every recording sink
+    needs_scene = True  # the pipeline composes the overlay only when some sink shows or records it
 
     def __init__(self, path: str | Path, fps: float, live: bool, raw: bool = False, mask_osd: bool = True):
         self.path, self.fps, self.live = Path(path), fps, live

@@ -7,6 +7,7 @@ what it can, with drops counted by the pipeline.
 
 from __future__ import annotations
 
+import os
 import platform
 import re
 import threading
@@ -19,6 +20,8 @@ import numpy as np
 
 from livescope.data.images import IMAGE_SUFFIXES, ImageReadError, read_image
 from livescope.errors import LivescopeError
+
+DECODE_THREADS = int(os.environ.get("LIVESCOPE_DECODE_THREADS", "0"))  # 0: FFmpeg decides
 
 
 @dataclass
@@ -85,6 +88,8 @@ class FileSource(Source):
             raise LivescopeError(f"{self.path} has no video stream (audio only?)", "give a file with video")
         self.stream = self.container.streams.video[0]
         self.stream.thread_type = "AUTO"
+        if DECODE_THREADS:  # batch workers decode on one thread each, not all of them on every core
+            self.stream.codec_context.thread_count = DECODE_THREADS
         rate = self.stream.average_rate or self.stream.guessed_rate or 30
         self.fps = float(rate) if float(rate) > 0 else 30.0
         self.width = self.stream.codec_context.width

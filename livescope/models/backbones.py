@@ -94,11 +94,14 @@ def weight_sources(name: str) -> list[tuple[str, bool]]:
     if shared is not None:
         out.append((f"file {shared} (--weights PATH)", shared.exists()))
     if name in ("vit_s16", "convmixer_768_32"):
-        from livescope.models.hub import KNOWN_HANDLES, hub_available
+        from livescope.models.hub import KNOWN_HANDLES, hub_available, hub_cache_path
 
         ok, why = hub_available()
-        out.append((f"TF-Hub {KNOWN_HANDLES[name][0]} (--backbone tfhub:...; hub extra "
-                    + ("installed)" if ok else f"not usable: {why})"), ok))
+        handle = KNOWN_HANDLES[name][0]
+        cached = ok and hub_cache_path(handle).exists()
+        state = (f"cached in {hub_cache_path(handle)}" if cached else
+                 "hub extra installed, downloads on first use" if ok else f"hub extra not usable: {why}")
+        out.append((f"TF-Hub {handle} (--backbone tfhub:{handle}; {state})", cached))
     return out
 
 

@@ -112,7 +112,10 @@ class LiteRTBackbone:
     def __init__(self, path: Path, threads: int = 1):
         from ai_edge_litert.interpreter import Interpreter
 
-        self.interp = Interpreter(model_path=str(path), num_threads=threads)
+        from livescope.tfenv import silenced
+
+        with silenced():  # "INFO: Created TensorFlow Lite XNNPACK delegate for CPU."
+            self.interp = Interpreter(model_path=str(path), num_threads=threads)
         self.inp = self.interp.get_input_details()[0]["index"]
         self.out = self.interp.get_output_details()[0]["index"]
         self.batch = 1
@@ -177,8 +180,11 @@ def backbone_runner(engine: str, bundle: Path, backbone):
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         t0 = time.perf_counter()
+        from livescope.tfenv import silenced
+
         try:
-            cls.export(backbone, tmp)
+            with silenced():  # the converters print every tensor they save
+                cls.export(backbone, tmp)
         except Exception as exc:  # noqa: BLE001 - converters fail in many ways; say which and go on
             tmp.unlink(missing_ok=True)
             raise LivescopeError(f"could not export the backbone for the {engine} engine "

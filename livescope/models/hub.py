@@ -73,6 +73,16 @@ def _load_module(handle: str):
             if not local else "the folder must hold a SavedModel (saved_model.pb and variables/)") from None
 
 
+def hub_cache_path(handle: str) -> Path:
+    """Where tensorflow_hub keeps a downloaded handle (its cache names folders by SHA-1)."""
+    import hashlib
+    import os
+    import tempfile
+
+    base = os.environ.get("TFHUB_CACHE_DIR") or os.path.join(tempfile.gettempdir(), "tfhub_modules")
+    return Path(base) / hashlib.sha1(handle.encode("utf8")).hexdigest()
+
+
 def resolve_local(handle: str) -> Path:
     """The SavedModel folder behind a handle (a local folder, or TF-Hub's download cache)."""
     if Path(handle).is_dir():
@@ -91,7 +101,8 @@ class HubBackbone(keras.layers.Layer):
     ((B, D) pooled vector, or (B, h, w, C) feature map when the module gives one)."""
 
     def __init__(self, handle: str, output_shape_hint=None, **kwargs):
-        super().__init__(trainable=False, **kwargs)
+        kwargs["trainable"] = False  # frozen, also when a saved config says otherwise
+        super().__init__(**kwargs)
         self.handle = handle
         self.output_shape_hint = None if output_shape_hint is None else tuple(output_shape_hint)
         path = handle

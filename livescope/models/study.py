@@ -73,9 +73,7 @@ def run_study(args: argparse.Namespace) -> int:
     if not root.exists():
         raise LivescopeError(f"data {root} does not exist", "give the folder holding the task A and B class folders")
     data = {task: _task_data(root, task) for task in ("A", "B")}
-    from livescope.cli import _names
-
-    names = _names(args.backbones) or PAPER_BACKBONES
+    names = args.backbones or PAPER_BACKBONES
     plan, skipped = study_backbones(names, args.weights)
     for line in skipped:
         print(line)

@@ -67,7 +67,14 @@ def render_example(rng: np.random.Generator, label: str, size: int = 331) -> Exa
     # Distance to the wall varies as the scope moves: up to 1.5x closer than the full scene
     # (procedure videos show the central two thirds of a scene, see phantom/video.py).
     zoom = float(rng.uniform(1.0, 1.5))
-    scene = _rotate(scene, float(rng.uniform(-180, 180)), zoom)
+    angle = float(rng.uniform(-180, 180))
+    rotated = _rotate(scene, angle, zoom)
+    # A still labelled with a grade must show its grade's sign: moving closer must not crop it away.
+    cue = {"Rf1": "red_sign", "Rf2": "bleeding_sign"}.get(label)
+    if cue and not rotated.masks[cue].any():
+        zoom = 1.0
+        rotated = _rotate(scene, angle, zoom)
+    scene = rotated
     frame = compose(scene.rgb, style, seconds=float(rng.uniform(0, 3600)))
     image = degrade(rng, cv2.resize(frame, (size, size), interpolation=cv2.INTER_AREA))
     x, y, aw, ah = style.area

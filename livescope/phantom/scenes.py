@@ -82,7 +82,7 @@ class _Verge:
 def _verge(rng: np.random.Generator, size: int) -> _Verge:
     yy, xx = grid(size)
     # NumPy 2 promotes float32 arrays to float64 next to NumPy float64 scalars: keep scalars Python floats.
-    cy, cx = float(size * (0.5 + rng.normal(0, 0.1))), float(size * (0.5 + rng.normal(0, 0.1)))
+    cy, cx = float(size * rng.uniform(0.25, 0.75)), float(size * rng.uniform(0.25, 0.75))
     dy, dx = yy - cy, xx - cx
     return _Verge(cy, cx, np.sqrt(dy * dy + dx * dx) + 1e-3, np.arctan2(dy, dx), dy, dx)
 
@@ -124,7 +124,11 @@ def _risk_signs(rng: np.random.Generator, albedo: np.ndarray, grade: str, cushio
     cushions (anchored where the cushion is high and the shaft does not cover it)."""
     red_sign = np.zeros((size, size), np.float32)
     bleed = np.zeros((size, size), np.float32)
-    where = (cushion > 0.6) & visible
+    yy, xx = grid(size)
+    central = (yy - size / 2) ** 2 + (xx - size / 2) ** 2 < (0.32 * size) ** 2  # kept when the view moves closer
+    where = (cushion > 0.6) & visible & central
+    if not where.any():
+        where = (cushion > 0.6) & visible
     if not where.any():
         where = (cushion >= cushion[visible].max() * 0.8) & visible if visible.any() else cushion > 0
     reach = size * 0.15
@@ -193,7 +197,10 @@ def _shaft_geometry(rng: np.random.Generator, v: _Verge, size: int, angle: float
     across = -v.dy * sx + v.dx * sy
     across = across - float(rng.normal(0, 0.6)) * (along / size) ** 2 * size
     start = float(size * rng.uniform(-0.02, 0.06))
-    w0, w1 = float(size * rng.uniform(0.06, 0.14)), float(size * rng.uniform(0.2, 0.45))
+    # Thin and short when the verge is far from the camera, broad when the scope is close:
+    # log-uniform widths, widening 1.5-4x towards the border.
+    w0 = float(size * np.exp(rng.uniform(np.log(0.035), np.log(0.14))))
+    w1 = min(float(size * 0.45), w0 * float(rng.uniform(1.5, 4.0)))
     u = across / np.maximum(w0 + (w1 - w0) * np.clip(along / size, 0, 1.5), 1)
     edge = start + size * 0.05 * (smooth_noise(rng, size, size, size / 10) - 0.5)
     alpha = ((along > edge) & (np.abs(u) < 1)).astype(np.float32)
@@ -228,7 +235,11 @@ def render_retroflex(rng: np.random.Generator, size: int, grade: str) -> Scene:
         raise ValueError(f"grade must be one of {GRADES}")
     v = _verge(rng, size)
     hemorrhoid = grade != "normal"
-    shaft_angle = float(rng.uniform(0, 2 * np.pi))
+    if rng.random() < 0.6:  # mostly the shortest way out of the view, towards the camera
+        edges = [(v.cx, np.pi), (size - v.cx, 0.0), (v.cy, -np.pi / 2), (size - v.cy, np.pi / 2)]
+        shaft_angle = float(min(edges)[1] + rng.normal(0, 0.5))
+    else:
+        shaft_angle = float(rng.uniform(0, 2 * np.pi))
     shaft = _shaft_geometry(rng, v, size, shaft_angle)
     visible = shaft.alpha < 0.05  # what the shaft hides is not visible: masks describe the picture
     lobes, _centres = _anal_lobes(rng, v, size, hemorrhoid, shaft_angle)

@@ -33,9 +33,11 @@ def run_source(source: str, bundle=None, out: str | Path | None = None, realtime
                record: bool = True, progress: bool = False, cascade=None, max_seconds: float | None = None,
                window: bool = False, fullscreen: bool = False, record_raw: bool = False, reconnect_s: float = 30.0,
                device_size=None, device_fps=None, device_format=None, on_progress=None, stop=None,
-               ai_hz: float = 15.0, engine: str = "auto", reports: bool = True, pdf: bool = False):
+               ai_hz: float = 0.0, engine: str = "auto", reports: bool = True, pdf: bool = False,
+               source_name: str | None = None):
     """Open SOURCE (a file, folder, device or stream), run the pipeline and write the outputs;
-    returns (report dict or None, pipeline)."""
+    returns (report dict or None, pipeline). `source_name`: what the report calls the source
+    (default its file name; the archive gives a procedure id, as file names carry patient names)."""
     from livescope.live.frame_step import FrameStep
     from livescope.live.pipeline import Pipeline, RunOptions
     from livescope.live.sources import StreamSource, open_source
@@ -82,7 +84,7 @@ def run_source(source: str, bundle=None, out: str | Path | None = None, realtime
 
         settings = {"realtime": realtime, "cam": cam, "cam_mode": cam_mode, "analyze_every": analyze_every,
                     "mask_osd": mask_osd, "live": pipe.live, "engine": cascade.engine}
-        name = source if isinstance(src, StreamSource) else Path(source).name
+        name = source_name or (source if isinstance(src, StreamSource) else Path(source).name)
         try:
             report = write_reports(out, pipe, name, settings, pdf=pdf)
         except OSError as exc:  # a full disk must not turn a finished run into a crash

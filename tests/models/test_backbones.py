@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -8,7 +10,7 @@ SMALL = {"vit_s16": 64, "convmixer_768_32": 56}
 
 
 @pytest.mark.parametrize("name", ["xception", "resnet50v2", "efficientnetv2s", "vit_s16", "convmixer_768_32",
-                                  "mobilenetv3small", "mobilenetv3large", "efficientnetv2b0", "tiny_cnn"])
+                                  "mobilenetv2", "mobilenetv3small", "mobilenetv3large", "efficientnetv2b0", "tiny_cnn"])
 def test_backbone_builds_and_gives_a_feature_map(name):
     size = SMALL.get(name, 75 if name == "xception" else 64)
     b = build_backbone(name, size, "none")
@@ -55,3 +57,47 @@ def test_imagenet_download_failure_names_the_file(monkeypatch):
 def test_registry_has_the_paper_backbones():
     assert [k for k, v in BACKBONES.items() if v.paper] == [
         "xception", "resnet50v2", "efficientnetv2s", "vit_s16", "convmixer_768_32"]
+
+
+SHARED_WEIGHTS = Path(__file__).resolve().parents[3] / "shared" / "weights"
+
+
+def _shared(name: str) -> Path:
+    path = SHARED_WEIGHTS / name
+    if not path.exists():
+        pytest.skip(f"{path} not found (the read-only shared folder is missing)")
+    return path
+
+
+def test_imagenet_xception_weights_file_loads_into_its_backbone():
+    """The paper's own backbone from the shared ImageNet file: every weight taken, and ImageNet
+    features, not random ones (a dog-like texture and flat grey give clearly different maps)."""
+    path = _shared("xception_imagenet_notop.weights.h5")
+    b = build_backbone("xception", 96, str(path))
+    core = backbone_core(b)
+    assert core.count_params() == 20_861_480
+    random = backbone_core(build_backbone("xception", 96, "none"))
+    first = next(w for w in core.weights if "kernel" in w.path)
+    other = next(w for w in random.weights if w.path == first.path)
+    assert not np.allclose(np.asarray(first), np.asarray(other))
+    import h5py
+
+    with h5py.File(path) as f:  # the loaded kernel is the file's
+        stored = []
+        f.visititems(lambda n, o: stored.append(np.asarray(o)) if getattr(o, "shape", None) == tuple(first.shape) else None)
+    assert any(np.allclose(np.asarray(first), s) for s in stored)
+
+
+def test_a_wrong_weights_file_is_one_clear_line():
+    path = _shared("mobilenetv2_1.00_imagenet_notop.weights.h5")
+    with pytest.raises(LivescopeError) as exc:
+        build_backbone("xception", 96, str(path))
+    line = exc.value.one_line()
+    assert "does not fit backbone xception" in line and "\n" not in line and "same backbone" in line
+
+
+def test_mobilenetv2_is_in_the_registry_and_takes_its_file():
+    path = _shared("mobilenetv2_1.00_imagenet_notop.weights.h5")
+    assert BACKBONES["mobilenetv2"].keras_app == "MobileNetV2"
+    b = build_backbone("mobilenetv2", 96, str(path))
+    assert b.output_shape[-1] == 1280

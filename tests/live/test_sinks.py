@@ -1,0 +1,77 @@
+"""Sinks share one protocol, and the display never waits behind a queue of old frames."""
+
+import time
+
+import numpy as np
+
+from livescope.live.frame_step import FrameStep
+from livescope.live.pipeline import Pipeline, RunOptions
+from livescope.live.sinks import DisplaySink
+from livescope.live.sources import FileSource
+
+
+class CountingSink:
+    """A new output written against the protocol alone: write(frame, scene, analysis), close()."""
+
+    needs_scene = True
+
+    def __init__(self):
+        self.indices, self.analysed, self.closed = [], 0, False
+        self.shapes = set()
+
+    def write(self, frame, scene, analysis) -> None:
+        self.indices.append(frame.index)
+        self.shapes.add(scene.shape)
+        self.analysed += analysis is not None and analysis.index == frame.index
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_a_sink_written_against_the_protocol_receives_every_frame(short_video, tiny_cascade):
+    sink = CountingSink()
+    src = FileSource(short_video)
+    total = src.total
+    pipe = Pipeline(FrameStep(tiny_cascade), src, RunOptions(progress=False), sinks=[sink])
+    pipe.run()
+    src.close()
+    assert sink.indices == list(range(total)) and sink.analysed == total
+    assert sink.shapes == {(240, 320, 3)} and sink.closed
+
+
+class StallingDisplay(DisplaySink):
+    """A display that stalls now and then (a busy machine), recording how far behind the newest
+    frame read each frame it shows is."""
+
+    def __init__(self, pipe_ref: list):
+        super().__init__()
+        self.pipe_ref = pipe_ref
+        self.behind: list[int] = []
+
+    def write(self, frame, scene, analysis) -> None:
+        super().write(frame, scene, analysis)
+        if frame.index >= 0:
+            self.behind.append(self.pipe_ref[0].stats.frames_in - 1 - frame.index)
+        if self.shown % 10 == 0:
+            time.sleep(0.4)  # six frame periods at 15 fps
+
+
+def test_a_stalled_display_never_queues_more_than_one_frame(short_video, tiny_cascade):
+    ref: list = []
+    display = StallingDisplay(ref)
+    src = FileSource(short_video, realtime=True)
+    pipe = Pipeline(FrameStep(tiny_cascade), src, RunOptions(progress=False, max_seconds=4), display=display)
+    ref.append(pipe)
+    pipe.run()
+    src.close()
+    st = pipe.stats
+    assert st.dropped_display > 0  # the stalls cost frames ...
+    # ... but after each stall the display shows the newest frame, not a backlog: at most one frame
+    # can have arrived between the display taking a frame and showing it.
+    assert max(display.behind) <= 1, display.behind
+    # Every frame read was shown or counted as dropped (one may still wait at the end).
+    shown = st.frames_shown - st.no_signal_frames
+    assert shown + st.dropped_display <= st.frames_in <= shown + st.dropped_display + 1
+    # The dropped frames are in the latency figure too: one sample per frame read, not per frame shown.
+    assert len(st.display_latency_ms) == shown + st.dropped_display
+    assert np.isfinite(st.display_latency_ms).all()

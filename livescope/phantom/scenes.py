@@ -264,8 +264,10 @@ def render_retroflex(rng: np.random.Generator, size: int, grade: str) -> Scene:
     img = _mucus_and_bubbles(rng, img, int(rng.integers(0, 3)), int(rng.integers(0, 4)))
     img *= (1 - 0.6 * cv2.GaussianBlur(shaft.alpha, (0, 0), size * 0.025))[None]  # the tube's contact shadow
     blend(img, _shaft_colour(rng, shaft, v, size, wall), shaft.alpha)
-    masks = {"shaft": shaft.alpha > 0.5, "cushion": (cushion > 0.3) & visible, "red_sign": (red_sign > 0.3) & visible,
-             "bleeding_sign": (bleed > 0.3) & visible, "dentate_line": (band > 0.4) & visible}
+    lit = img[0] > 0.25  # a sign deep in shadow shows no colour: the masks say what can be seen
+    masks = {"shaft": shaft.alpha > 0.5, "cushion": (cushion > 0.3) & visible,
+             "red_sign": (red_sign > 0.3) & visible & lit, "bleeding_sign": (bleed > 0.3) & visible,
+             "dentate_line": (band > 0.4) & visible}
     params = {"grade": grade, "dentate_radius": round(dentate_r / size, 3), "shaft_angle": round(shaft_angle, 3)}
     return Scene(_interleaved(img), masks, params)
 

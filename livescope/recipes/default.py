@@ -289,10 +289,11 @@ def _card(size: int, weights: str, seed: int, out: Path, ptrain: Path, phantom_c
         backbone={"name": BACKBONE, "weights": f"ImageNet ({Path(weights).name if Path(weights).exists() else weights}), "
                                                "fine-tuned end to end, BatchNorm frozen",
                   "frozen": False, "head_units": list(HEAD_UNITS),
-                  "why": "an ImageNet start is what made the phantom carry over to real frames (a phantom-trained "
-                         "linear probe or a network trained from scratch gated in none or one of the real "
-                         "retroflexed views); at 160 px its backbone runs in about 1.6 ms a frame through LiteRT "
-                         "on this 2-core CPU, inside the live budget"},
+                  "why": "ImageNet features carry beyond the phantom better than features learnt from it alone "
+                         "(phantom-trained probes on random or from-scratch features gated in no real retroflexed "
+                         "view); the phantom-only stage's real-frame figure still swings between runs (3 of 3 at "
+                         "5.1 % false positives in one, 1 of 3 at 12.8 % in another). At 160 px the backbone runs in "
+                         "about 1.6 ms a frame through LiteRT on this 2-core CPU, inside the live budget"},
         intended_use=("Demonstration and research only: trained on synthetic phantom images"
                       + (" and a few public images" if real_data else "") + ". Not for diagnosis. For real use, "
                       "train on your own labelled images (`livescope study`, `livescope train`)."),

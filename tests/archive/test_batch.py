@@ -23,8 +23,8 @@ def videos(tmp_path_factory):
                 progress=False)
     synth_video(folder / "ROE_JOHN_2024-03-02.mp4", seconds=8, fps=15, size="320x240", seed=12, episodes="normal",
                 progress=False)
-    synth_video(folder / "long" / "SMITH_ANNA.mp4", seconds=40, fps=15, size="320x240", seed=13, episodes="Rf2,Rf0",
-                progress=False)
+    synth_video(folder / "long" / "SMITH_ANNA.mp4", seconds=120, fps=15, size="320x240", seed=13,
+                episodes="Rf2,Rf0", progress=False)
     (folder / "corrupt.mp4").write_bytes(b"\x00\x00\x00\x18ftypisom" + bytes(range(256)) * 40)
     for truth in folder.rglob("*.json"):
         truth.unlink()  # only videos in the folder
@@ -47,7 +47,7 @@ def _kill_a_busy_worker(stop: threading.Event, killed: list) -> None:
         for p in psutil.process_iter(["cmdline"]):
             cmd = " ".join(p.info["cmdline"] or [])
             if "ProcedureWorker.analyse" in cmd:
-                time.sleep(1.0)  # well into the procedure
+                time.sleep(0.3)  # into the procedure (a long one takes seconds)
                 try:
                     p.kill()
                     killed.append(p.pid)

@@ -47,11 +47,13 @@ class StallingDisplay(DisplaySink):
         super().__init__()
         self.pipe_ref = pipe_ref
         self.behind: list[int] = []
+        self.indices: list[int] = []
 
     def write(self, frame, scene, analysis) -> None:
         super().write(frame, scene, analysis)
         if frame.index >= 0:
             self.behind.append(self.pipe_ref[0].stats.frames_in - 1 - frame.index)
+            self.indices.append(frame.index)
         if self.shown % 10 == 0:
             time.sleep(0.4)  # six frame periods at 15 fps
 
@@ -66,9 +68,12 @@ def test_a_stalled_display_never_queues_more_than_one_frame(short_video, tiny_ca
     src.close()
     st = pipe.stats
     assert st.dropped_display > 0  # the stalls cost frames ...
-    # ... but after each stall the display shows the newest frame, not a backlog: at most one frame
-    # can have arrived between the display taking a frame and showing it.
-    assert max(display.behind) <= 1, display.behind
+    # ... but after each stall the display shows the newest frame, not a backlog: a stall of six
+    # frame periods leaves the next frame shown at most two behind the newest read (one more may
+    # arrive while it is composed on a busy machine); a queue of old frames would show them all.
+    assert max(display.behind) <= 2, display.behind
+    after_stall = [display.indices[i + 1] - display.indices[i] for i in range(9, len(display.indices) - 1, 10)]
+    assert after_stall and min(after_stall) >= 4, after_stall  # it skipped the frames that waited
     # Every frame read was shown or counted as dropped (one may still wait at the end).
     shown = st.frames_shown - st.no_signal_frames
     assert shown + st.dropped_display <= st.frames_in <= shown + st.dropped_display + 1

@@ -77,8 +77,15 @@ def find_image_area(rgb: np.ndarray, threshold: int = 10) -> ImageArea | None:
     small = cv2.resize(rgb, (max(1, int(w * scale)), max(1, int(h * scale))),
                        interpolation=cv2.INTER_NEAREST) if scale < 1 else rgb
     grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
-    mask = (grey > threshold).astype(np.uint8)
-    k = max(3, int(min(mask.shape) * 0.03) | 1)
+    # On-screen text is white or grey, the picture is coloured: unsaturated bright pixels are left
+    # out, so that a dense block of text beside the picture does not join it (highlights inside
+    # the picture only make holes, which the outline closes).
+    hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV)
+    text_like = ((hsv[..., 1] < 60) & (hsv[..., 2] > 110)).astype(np.uint8)
+    k = max(3, int(min(grey.shape) * 0.03) | 1)
+    # ... thin strokes only: a grey picture (a flat test card, a monochrome recording) is no text.
+    strokes = text_like & ~cv2.morphologyEx(text_like, cv2.MORPH_OPEN, np.ones((k, k), np.uint8)).astype(bool)
+    mask = ((grey > threshold) & ~strokes).astype(np.uint8)
     mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
     mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k * 3, k * 3)))
     n, labels, stats, _ = cv2.connectedComponentsWithStats(mask)

@@ -50,7 +50,6 @@ def _encode_loop(path: str, fps: float, size: tuple[int, int], crf: int, preset:
     except (OSError, av.error.FFmpegError) as exc:
         status.put(("failed", f"recording stopped: {exc}"))
         failed = str(exc)
-    status.put(("ready", None))
     while True:
         try:
             item = work.get(timeout=0.5)
@@ -114,11 +113,6 @@ class EncoderProcess:
                                       self.slots, self.work, self.free, self.status, os.getpid()))
         self.proc.start()
         return self
-
-    def wait_ready(self, timeout: float = 30.0) -> None:
-        """Wait until the encoder process has its file open (a live run must not drop its first
-        second of frames while the process starts)."""
-        self._await("ready", timeout)
 
     def _await(self, wanted: str, timeout: float) -> bool:
         """Read status messages until `wanted` arrives, the process is gone or time is up."""

@@ -449,6 +449,17 @@ class Pipeline:
             self._emit(frame, latest, superseded)
             if frame.index >= 0:
                 self._last_pts = frame.pts
+        self._account_unshown(slot, cond)
+
+    def _account_unshown(self, slot: dict, cond: threading.Condition) -> None:
+        """Frames still waiting when the run stops were never shown: dropped, each with its
+        latency until now (the figure counts every frame read)."""
+        with cond:
+            leftover, superseded = slot.pop("frame", None), slot.pop("superseded", [])
+        now = time.monotonic()
+        arrivals = list(superseded) + ([leftover.arrival] if leftover is not None else [])
+        self.stats.display_latency_ms.extend((now - a) * 1000 for a in arrivals)
+        self.stats.dropped_display += leftover is not None
 
     # --- signals ---------------------------------------------------------------------------
     def _install_signals(self):

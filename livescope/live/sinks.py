@@ -45,10 +45,13 @@ class RecordingSink:
         self.encoder: EncoderProcess | None = None
 
     def start(self, shape) -> None:
-        """Start the encoder process for frames of this shape (before the first frame is due)."""
+        """Start the encoder process for frames of this shape, without waiting for it: its ring
+        holds about a second of frames while it boots, so the display never waits on it."""
         if self.encoder is None:
-            self.encoder = EncoderProcess(self.path, self.fps, (shape[1], shape[0]), block=not self.live).__enter__()
-            self.encoder.wait_ready()
+            frame_bytes = shape[0] * shape[1] * 3
+            slots = int(np.clip(160 * 2**20 // frame_bytes, 6, 32))  # 25 slots at 1080p, 0.8 s at 30 fps
+            self.encoder = EncoderProcess(self.path, self.fps, (shape[1], shape[0]), block=not self.live,
+                                          slots=slots).__enter__()
 
     def write(self, frame, scene: np.ndarray, analysis) -> None:
         if not self.enabled:

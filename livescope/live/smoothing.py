@@ -183,6 +183,11 @@ class TemporalSmoother:
                     grade = "hemorrhoid"
             elif a_label is not None:
                 grade = a_label
+        elif gate_in and "A" not in self.labels and "B" in probs and self.p_b is not None:
+            # A bundle of task B alone (the study trains one): its grade is the whole decision.
+            lb = self.labels["B"]
+            grade = self.stable_b.update(t, candidate_label(self.p_b, lb, self.stable_b.shown, self.conf, self.margin))
+            confidence = float(self.p_b.max())
         shown = (gate_in, grade)
         if self._last_shown is not None and shown != self._last_shown:
             self.shown_changes += 1

@@ -114,12 +114,15 @@ class LiteRTBackbone:
 
         from livescope.tfenv import silenced
 
-        with silenced():  # "INFO: Created TensorFlow Lite XNNPACK delegate for CPU."
+        with silenced():  # "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." (at the first call)
             self.interp = Interpreter(model_path=str(path), num_threads=threads)
-        self.inp = self.interp.get_input_details()[0]["index"]
-        self.out = self.interp.get_output_details()[0]["index"]
-        self.batch = 1
-        self.interp.allocate_tensors()
+            self.inp = self.interp.get_input_details()[0]["index"]
+            self.out = self.interp.get_output_details()[0]["index"]
+            shape = self.interp.get_input_details()[0]["shape"]
+            self.batch = int(shape[0])
+            self.interp.allocate_tensors()
+            self.interp.set_tensor(self.inp, np.zeros(shape, np.uint8))
+            self.interp.invoke()
 
     @staticmethod
     def export(backbone, path: Path) -> None:

@@ -134,7 +134,8 @@ def study_markdown(r: dict) -> str:
              f"Data: `{r['data']}`; input {r['size']}x{r['size']}; {r['epochs']} epochs; backbone weights: "
              f"{r['weights']}; seed {r['seed']}. Frozen backbone, head Dense 1024-512-256-64 (ReLU) + softmax, "
              "Adam 1e-4, batch 32, cross-entropy, trained on cached features (the paper's set-up). Validation split: "
-             "stratified, 80/20 for A, 70/30 for B. Reading time: the whole validation set, files to decisions.", ""]
+             "stratified, 80/20 for A, 70/30 for B. Reading time: the whole validation set, files to decisions. "
+             "livescope's figures with their 95 % bootstrap intervals in brackets.", ""]
     if r["weights"] == "none":
         lines += ["> Backbone weights `none`: random, frozen features. The paper used ImageNet weights; "
                   "without them the frozen transfer set-up has little to transfer, so these rows measure "
@@ -145,11 +146,15 @@ def study_markdown(r: dict) -> str:
         lines += [""]
     lines += ["| reader | A acc | A recall | A precision | A F1 | A time (s) | B acc | B macro-F1 | B time (s) |",
               "|---|---|---|---|---|---|---|---|---|"]
+    def ci(m, key):  # the value and its 95 % bootstrap interval
+        c = (m.get("ci95") or {}).get(key)
+        return f(m.get(key)) + (f" ({c[0]:.2f}-{c[1]:.2f})" if c else "")
+
     for row in r["rows"]:
         a, b = row["A"], row["B"]
-        lines.append(f"| {row['backbone']} (livescope, {_weights_label(row['weights'])}) | {f(a['accuracy'])} | {f(a['recall'])} | {f(a['precision'])} | "
-                     f"{f(a['f1'])} | {a['reading_time_s']:.2f} (n={a['n']}) | {f(b['accuracy'])} | {f(b['f1'])} | "
-                     f"{b['reading_time_s']:.2f} (n={b['n']}) |")
+        lines.append(f"| {row['backbone']} (livescope, {_weights_label(row['weights'])}) | {ci(a, 'accuracy')} | "
+                     f"{ci(a, 'recall')} | {ci(a, 'precision')} | {ci(a, 'f1')} | {a['reading_time_s']:.2f} (n={a['n']}) | "
+                     f"{ci(b, 'accuracy')} | {ci(b, 'f1')} | {b['reading_time_s']:.2f} (n={b['n']}) |")
     for name, p in r["paper"].items():
         lines.append(f"| {name} (paper) | {f(p.get('A_accuracy'))} | {f(p.get('A_recall'))} | {f(p.get('A_precision'))} | "
                      f"{f(p.get('A_f1'))} | {p['A_time_s']} (n=229) | {f(p['B_accuracy'])} | - | {p['B_time_s']} (n=101) |")

@@ -36,8 +36,8 @@ def phantom_sheet() -> None:
 
     contact_sheet(DOCS / "phantom-sheet.png")
     real = ROOT.parent / "shared" / "data" / "hyperkvasir-lower-gi"
-    if real.exists():  # real images beside phantom ones (the real ones are not in the repository)
-        compare_sheet(DOCS / "phantom-vs-real.png", real, "hyperkvasir-lower-gi", per_class=6, size=160)
+    if real.exists():  # real images beside phantom ones: written to runs/, never into the repository
+        compare_sheet(ROOT / "runs" / "phantom-vs-real.png", real, "hyperkvasir-lower-gi", per_class=6, size=160)
 
 
 def report_page(run: Path) -> None:

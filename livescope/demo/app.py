@@ -249,8 +249,9 @@ def build_app(model: str | None = None, max_upload_mb: float = 500):
                     a_out = gr.Label(label="task A: normal vs hemorrhoid")
                     b_out = gr.Label(label="task B: LDRf grade")
                     decision = gr.Textbox(label="decision (as the live overlay would settle on it)")
-            trip_out = gr.Image(label="Grad-CAM: original, heatmap (yellow: strongest), overlay", elem_id="triptych",
-                                height=360)
+            gr.Markdown("**Grad-CAM**: original, heatmap (yellow: strongest), overlay")
+            # No label badge: it would sit on the figure's own caption.
+            trip_out = gr.Image(show_label=False, elem_id="triptych", height=380)
             img_btn = gr.Button("Analyse image", variant="primary", elem_id="analyse-image")
             if sample_images:
                 gr.Examples([str(p) for p in sample_images], inputs=img_in, label="sample stills (synthetic)",

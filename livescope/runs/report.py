@@ -147,7 +147,14 @@ h1{margin:.2em 0} h2{margin-top:1.4em;border-bottom:1px solid #ddd;padding-botto
 .grade{font-size:1.3em;font-weight:bold} .Rf0{color:#a08000} .Rf1{color:#d06000} .Rf2{color:#c01020}
 .normal{color:#208040} table{border-collapse:collapse} td,th{border:1px solid #ccc;padding:4px 8px;
 vertical-align:top;text-align:left} video{width:100%;max-height:520px;background:#000}
-a.seek{font-weight:bold} small{color:#666}"""
+a.seek{font-weight:bold} small{color:#666} figure{margin:0} code{background:#f0f0f0;padding:0 3px}"""
+
+
+def _prose(text) -> str:
+    """Card text for the page: escaped, and `commands` as code, never as literal back-ticks."""
+    import re
+
+    return re.sub(r"`([^`]*)`", r"<code>\1</code>", html.escape(str(text)))
 
 
 def _fmt_probs(d: dict | None) -> str:
@@ -197,7 +204,7 @@ def card_table(card: dict) -> str:
     real = card.get("metrics", {}).get("sim_to_real")
     if real:
         rows.append(("real frames, no real training image", real.get("summary")))
-    return "<table>" + "".join(f"<tr><th>{esc(k)}</th><td>{esc(str(v))}</td></tr>" for k, v in rows if v) + "</table>"
+    return "<table>" + "".join(f"<tr><th>{esc(k)}</th><td>{_prose(v)}</td></tr>" for k, v in rows if v) + "</table>"
 
 
 def report_html(r: dict, card: dict) -> str:
@@ -212,7 +219,7 @@ def report_html(r: dict, card: dict) -> str:
     cards = "".join(_episode_card(e) for e in r["episodes"]) or "<p>No retroflexed view of the dentate line was found.</p>"
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>livescope procedure report</title>
 <style>{CSS}</style></head><body>
-<p class="notice"><b>{esc(r['notice'])}</b> {esc(m.get('intended_use') or '')}</p>
+<p class="notice"><b>{esc(r['notice'])}</b> {_prose(m.get('intended_use') or '')}</p>
 {''.join(f'<p class="warn">{esc(w)}</p>' for w in warnings)}
 <h1>Procedure report</h1>
 <p><small>Source: {esc(r['source'])} &middot; livescope {esc(r['livescope_version'])} &middot; model {esc(m['name'])}</small></p>

@@ -23,6 +23,7 @@ def run_with_episode(short_video, tiny_bundles, tmp_path_factory):
 
     cascade = Cascade(tiny_bundles["cascade"], engine="keras")
     cascade.thresholds = {**cascade.thresholds, "gate_enter": 0.0, "gate_exit": 0.0, "confidence": 0.0}
+    cascade.card = {**cascade.card, "intended_use": "Research only; train your own with `livescope study`."}
     out = tmp_path_factory.mktemp("report") / "run"
     report, _ = run_source(str(short_video), out=out, cascade=cascade)
     return out, report
@@ -38,7 +39,7 @@ def test_report_page_has_the_verdict_cards_and_tables(run_with_episode):
                    'id="procedure"', 'class="seek"', "LDRf bleeding-risk factors", "red colour signs",
                    "China Journal of Endoscopy", "Research use only", "<th>backbone</th>"):
         assert needle in html, needle
-    assert "`" not in html  # no literal back-ticks: the card is a table, not Markdown
+    assert "`" not in html and "<code>livescope study</code>" in html  # no literal back-ticks
     cards = html[html.index("<h2>Episodes</h2>"):html.index("<h2>Timeline</h2>")]
     assert "P(" in cards and "confidence" not in cards.lower()  # every probability named, never a bare "confidence"
     ep = report["episodes"][0]

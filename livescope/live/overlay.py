@@ -34,14 +34,31 @@ def _scale(shape) -> float:
 
 
 def _text(scene, text, org, scale, colour, thickness=None, outline=True, alpha=None):
-    """Text with a dark outline; with `alpha` (HxW uint8), also mark it opaque there."""
+    """Text with a dark outline; with `alpha` (HxW uint8), also mark it opaque there. The outline
+    is the text's own mask grown by a few pixels: Hershey glyphs drawn thicker also advance
+    further, so a thicker copy of the string would drift to the right of it."""
     th = thickness or max(1, int(round(2 * scale)))
-    for canvas, fill, edge in ((scene, colour, (0, 0, 0)), (alpha, 255, 255)):
-        if canvas is None:
-            continue
-        if outline:
-            cv2.putText(canvas, text, org, FONT, scale, edge, th + max(2, int(2 * scale)), cv2.LINE_AA)
-        cv2.putText(canvas, text, org, FONT, scale, fill, th, cv2.LINE_AA)
+    if not outline:
+        cv2.putText(scene, text, org, FONT, scale, colour, th, cv2.LINE_AA)
+        if alpha is not None:
+            cv2.putText(alpha, text, org, FONT, scale, 255, th, cv2.LINE_AA)
+        return
+    (tw, tht), base = cv2.getTextSize(text, FONT, scale, th)
+    grow = max(1, int(round(1.2 * scale)))
+    h, w = scene.shape[:2]
+    x0, y0 = max(0, org[0] - grow - 2), max(0, org[1] - tht - grow - 2)
+    x1, y1 = min(w, org[0] + tw + grow + 2), min(h, org[1] + base + grow + 2)
+    if x1 <= x0 or y1 <= y0:
+        return
+    mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    cv2.putText(mask, text, (org[0] - x0, org[1] - y0), FONT, scale, 255, th, cv2.LINE_AA)
+    edge = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
+    roi = scene[y0:y1, x0:x1]
+    roi[edge > 0] = 0
+    a = (mask.astype(np.float32) / 255.0)[..., None]
+    roi[:] = (roi * (1 - a) + np.array(colour, np.float32) * a).astype(np.uint8)
+    if alpha is not None:
+        np.maximum(alpha[y0:y1, x0:x1], edge, out=alpha[y0:y1, x0:x1])
 
 
 def _shade(scene, x0, y0, x1, y1, strength: float = 0.55):

@@ -46,6 +46,8 @@ def _add_synth(sub: argparse._SubParsersAction) -> None:
     vd.add_argument("--seed", type=int, default=0)
     vd.add_argument("--episodes", default="auto", help="grades of the retroflexion episodes, e.g. 'Rf1,normal,Rf2' (default: random)")
     vd.add_argument("--crf", type=int, default=23)
+    vd.add_argument("--low-delay", action="store_true",
+                    help="encode as a live stream (no B-frames), as the benchmark's live source is")
     sh = ss.add_parser("sheet", help="a contact sheet PNG of example frames per class")
     sh.add_argument("out")
     sh.add_argument("--seed", type=int, default=0)

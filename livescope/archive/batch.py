@@ -167,12 +167,7 @@ def run_batch(sources: list[str], out: str | Path, model: str | None = None, wor
             result["attempts"] = attempt
             store.record(result, model_name(card), fingerprint, __version__)
             progress.finished(result)
-            if result["status"] != "failed":
-                stats["analysed"] += 1
-                stats["video_s"] += result["duration_s"]
-                stats["frames"] += result["frames"]
-            else:
-                stats["failed"] += 1
+            _count(stats, result)
     except KeyboardInterrupt:
         stats["interrupted"] = True
         for ref in running:
@@ -185,6 +180,15 @@ def run_batch(sources: list[str], out: str | Path, model: str | None = None, wor
         store.close()
         ray.shutdown()
     return stats
+
+
+def _count(stats: dict, result: dict) -> None:
+    if result["status"] == "failed":
+        stats["failed"] += 1
+        return
+    stats["analysed"] += 1
+    stats["video_s"] += result["duration_s"]
+    stats["frames"] += result["frames"]
 
 
 def throughput(stats: dict) -> dict:

@@ -57,6 +57,27 @@ class Source:
         self.close()
 
 
+class PacketClock:
+    """When each packet was read, so that a frame carries the read time of its own packet: a
+    decoder that reorders (B-frames) or threads over frames gives a frame out several packets
+    after its own was read, and that wait is part of what the viewer sees."""
+
+    KEEP = 64  # packets whose frame never came (decode errors) are forgotten beyond this
+
+    def __init__(self) -> None:
+        self._times: dict[int, float] = {}
+
+    def read(self, pts: int | None, at: float) -> None:
+        if pts is None:
+            return
+        self._times[pts] = at
+        if len(self._times) > self.KEEP:
+            del self._times[min(self._times)]
+
+    def arrival(self, pts: int | None, fallback: float) -> float:
+        return self._times.pop(pts, fallback) if pts is not None else fallback
+
+
 class FileSource(Source):
     """A recorded procedure, any container and codec FFmpeg reads (threaded decode).
 
@@ -87,7 +108,9 @@ class FileSource(Source):
             self.container.close()
             raise LivescopeError(f"{self.path} has no video stream (audio only?)", "give a file with video")
         self.stream = self.container.streams.video[0]
-        self.stream.thread_type = "AUTO"
+        # Frame threading holds (threads - 1) frames back inside the decoder: throughput for a
+        # replay, pure latency for a live feed, which decodes on slices instead.
+        self.stream.thread_type = "SLICE" if realtime else "AUTO"
         if DECODE_THREADS:  # batch workers decode on one thread each, not all of them on every core
             self.stream.codec_context.thread_count = DECODE_THREADS
         rate = self.stream.average_rate or self.stream.guessed_rate or 30
@@ -106,12 +129,15 @@ class FileSource(Source):
         import av
 
         t_start = time.monotonic()
-        index = 0
+        index = n_read = 0
         tb = self.stream.time_base
         packets = self.container.demux(self.stream)
+        # Live: each frame carries its own packet's read time (see PacketClock); a replay keeps
+        # frames in display order with the read that released them.
+        read_times = PacketClock() if self.realtime else None
         while True:
-            if self.realtime:  # pace as a live feed: the next frame is read at its own time
-                delay = t_start + index / self.fps - time.monotonic()
+            if self.realtime:  # pace as a live feed: the next packet is read at its own time
+                delay = t_start + n_read / self.fps - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
             read_at = time.monotonic()
@@ -122,6 +148,10 @@ class FileSource(Source):
             except av.error.FFmpegError:
                 self.stats["decode_errors"] += 1
                 break  # the container itself is cut: keep what was decoded
+            if packet.size:
+                n_read += 1
+            if read_times is not None:
+                read_times.read(packet.pts, read_at)
             t_dec = time.perf_counter()
             try:
                 decoded = packet.decode()
@@ -133,7 +163,8 @@ class FileSource(Source):
                 img = vf.to_ndarray(format="rgb24")
                 self.decode_ms.append((time.perf_counter() - t_dec) * 1000)
                 self.last_pts = pts
-                yield Frame(index, read_at, pts, img)
+                arrival = read_times.arrival(vf.pts, read_at) if read_times is not None else read_at
+                yield Frame(index, arrival, pts, img)
                 index += 1
                 self.stats["frames"] = index
         self.finished = True
@@ -197,7 +228,7 @@ class StreamSource(Source):
         if not self.container.streams.video:
             raise SourceLost(f"{self.url} carries no video")
         stream = self.container.streams.video[0]
-        stream.thread_type = "AUTO"
+        stream.thread_type = "SLICE"  # frame threading would hold frames back (see FileSource)
         rate = stream.average_rate or stream.guessed_rate
         if rate and float(rate) > 0:
             self.fps = float(rate)
@@ -209,13 +240,15 @@ class StreamSource(Source):
         stream = self.open()
         index = self.stats["frames"]
         t0 = time.monotonic()
+        read_times = PacketClock()
         try:
             for packet in self.container.demux(stream):
                 read_at = time.monotonic()
+                read_times.read(packet.pts, read_at)
                 try:
                     for vf in packet.decode():
                         img = vf.to_ndarray(format="rgb24")
-                        yield Frame(index, read_at, time.monotonic() - t0, img)
+                        yield Frame(index, read_times.arrival(vf.pts, read_at), time.monotonic() - t0, img)
                         index += 1
                         self.stats["frames"] = index
                 except av.error.FFmpegError:

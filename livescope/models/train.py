@@ -107,19 +107,8 @@ def train(cfg: TrainConfig) -> tuple[Path, dict]:
     k = keras()
     check_backbone(cfg.backbone)
     size = cfg.size or default_size(cfg.backbone)
-    ds = load_labelled(cfg.data, cfg.task)
-    images, kept, warnings = load_images(ds.paths, size, cfg.crop, cfg.progress, mask=cfg.crop)
-    labels = ds.labels[kept]
-    ds.paths = [ds.paths[i] for i in kept]
-    ds.labels = labels
-    if ds.patients is not None:
-        ds.patients = [ds.patients[i] for i in kept]
-    if ds.given_split is not None:
-        ds.given_split = [ds.given_split[i] for i in kept]
-    counts = ds.counts()
-    empty = [name for name, c in counts.items() if c == 0]
-    if empty:
-        raise LivescopeError(f"class(es) {empty} have no readable images", "add images or remove the class")
+    ds, images, warnings = _readable_dataset(cfg, size)
+    labels, counts = ds.labels, ds.counts()
     val_fraction = cfg.val_fraction or DEFAULT_VAL_FRACTION.get(cfg.task, 0.2)
     tr, va = split_indices(ds, val_fraction, cfg.seed)
     n_classes = len(ds.label_names)
@@ -152,19 +141,8 @@ def train(cfg: TrainConfig) -> tuple[Path, dict]:
     epochs_run = len(hist.history["loss"])
 
     if cfg.fine_tune > 0:
-        if is_hub(cfg.backbone):
-            raise LivescopeError("a TF-Hub backbone stays frozen", "drop --fine-tune for tfhub: backbones")
-        core = backbone_core(backbone)
-        backbone.trainable = True
-        for layer in core.layers[:-cfg.fine_tune]:
-            layer.trainable = False
-        for layer in core.layers:
-            if isinstance(layer, k.layers.BatchNormalization):
-                layer.trainable = False  # keep BN statistics of the pretrained backbone
-        full = k.Model(backbone.input, k.layers.Activation("softmax")(head(_pooled(k, backbone.output))))
-        t0 = time.perf_counter()
-        _fit(full, np.concatenate(draws), y_train, images[va], labels[va], cfg, cw, cfg.lr / 10, max(1, cfg.epochs // 3))
-        timings["fine_tune_s"] = time.perf_counter() - t0
+        timings["fine_tune_s"] = _fine_tune(backbone, head, np.concatenate(draws), y_train, images[va], labels[va],
+                                            cfg, cw)
 
     model = assemble(backbone, {cfg.task: head})
     from livescope.models.evaluate import predict_task
@@ -178,6 +156,49 @@ def train(cfg: TrainConfig) -> tuple[Path, dict]:
              "grouped_by_patient": ds.patients is not None, "given_split": ds.given_split is not None,
              "train": [str(ds.paths[i]) for i in tr], "val": [str(ds.paths[i]) for i in va]}
     (out / "split.json").write_text(json.dumps(split, indent=1))
+    card = _study_card(cfg, ds, size, backbone, counts, len(tr), len(va), warnings, cw, epochs_run, timings, hist,
+                       val_metrics)
+    save_bundle(model, card, out)
+    return out, card
+
+
+def _readable_dataset(cfg: TrainConfig, size: int):
+    """The labelled folder with its unreadable images dropped (each one a warning), and the pixels."""
+    ds = load_labelled(cfg.data, cfg.task)
+    images, kept, warnings = load_images(ds.paths, size, cfg.crop, cfg.progress, mask=cfg.crop)
+    ds.labels = ds.labels[kept]
+    ds.paths = [ds.paths[i] for i in kept]
+    if ds.patients is not None:
+        ds.patients = [ds.patients[i] for i in kept]
+    if ds.given_split is not None:
+        ds.given_split = [ds.given_split[i] for i in kept]
+    empty = [name for name, c in ds.counts().items() if c == 0]
+    if empty:
+        raise LivescopeError(f"class(es) {empty} have no readable images", "add images or remove the class")
+    return ds, images, warnings
+
+
+def _fine_tune(backbone, head, x, y, x_val, y_val, cfg: TrainConfig, cw) -> float:
+    """Unfreeze the backbone's top `cfg.fine_tune` layers (BatchNorm stays frozen) and train on at a
+    tenth of the rate; returns the seconds it took."""
+    k = keras()
+    if is_hub(cfg.backbone):
+        raise LivescopeError("a TF-Hub backbone stays frozen", "drop --fine-tune for tfhub: backbones")
+    core = backbone_core(backbone)
+    backbone.trainable = True
+    for layer in core.layers[:-cfg.fine_tune]:
+        layer.trainable = False
+    for layer in core.layers:
+        if isinstance(layer, k.layers.BatchNormalization):
+            layer.trainable = False  # keep BN statistics of the pretrained backbone
+    full = k.Model(backbone.input, k.layers.Activation("softmax")(head(_pooled(k, backbone.output))))
+    t0 = time.perf_counter()
+    _fit(full, x, y, x_val, y_val, cfg, cw, cfg.lr / 10, max(1, cfg.epochs // 3))
+    return time.perf_counter() - t0
+
+
+def _study_card(cfg: TrainConfig, ds, size: int, backbone, counts: dict, n_train: int, n_val: int, warnings,
+                cw, epochs_run: int, timings: dict, hist, val_metrics: dict) -> dict:
     synthetic = (Path(cfg.data) / "labels.csv").exists() and (Path(cfg.data) / "README.txt").exists()
     card = make_card(
         task=cfg.task,
@@ -191,7 +212,7 @@ def train(cfg: TrainConfig) -> tuple[Path, dict]:
                   "frozen": cfg.fine_tune == 0, "fine_tuned_top_layers": cfg.fine_tune,
                   "feature_dim": feature_dim(backbone), "spatial_features": spatial(backbone)},
         data={"source": ds.source, "fingerprint": ds.fingerprint(), "counts": counts,
-              "train": int(len(tr)), "val": int(len(va)), "split_file": "split.json",
+              "train": int(n_train), "val": int(n_val), "split_file": "split.json",
               "synthetic": synthetic, "warnings": warnings},
         training={"optimizer": "Adam", "lr": cfg.lr, "batch_size": cfg.batch_size, "epochs": cfg.epochs,
                   "epochs_run": epochs_run, "early_stopping": cfg.early_stopping, "loss": "cross-entropy",
@@ -202,8 +223,7 @@ def train(cfg: TrainConfig) -> tuple[Path, dict]:
     )
     if synthetic:
         card["synthetic_data_notice"] = "Trained on synthetic phantom images from `livescope synth`; not validated on patients."
-    save_bundle(model, card, out)
-    return out, card
+    return card
 
 
 def _pooled(k, features):

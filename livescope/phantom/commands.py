@@ -21,7 +21,8 @@ def run_synth(args: argparse.Namespace) -> int:
 
         if not str(args.out).lower().endswith(".mp4"):
             raise LivescopeError(f"{args.out} does not end in .mp4", "name the output like procedure.mp4")
-        doc = synth_video(args.out, args.seconds, args.fps, args.size, args.seed, args.episodes, args.crf)
+        doc = synth_video(args.out, args.seconds, args.fps, args.size, args.seed, args.episodes, args.crf,
+                          low_delay=args.low_delay)
         grades = ", ".join(e["grade"] for e in doc["episodes"])
         print(f"wrote {args.out} ({doc['frames']} frames, {doc['width']}x{doc['height']} @ {doc['fps']:g} fps, "
               f"episodes: {grades}; {doc['realtime_factor']:.2f}x real time) and its truth "

@@ -235,8 +235,11 @@ def parse_size(text: str) -> tuple[int, int]:
 
 
 def synth_video(out: str | Path, seconds: float = 60.0, fps: float = 30.0, size: str = "1920x1080",
-                seed: int = 0, episodes: str = "auto", crf: int = 23, progress: bool = True) -> dict:
-    """Write OUT.mp4 (H.264) and OUT.json (truth) and return the truth plus timing."""
+                seed: int = 0, episodes: str = "auto", crf: int = 23, progress: bool = True,
+                low_delay: bool = False) -> dict:
+    """Write OUT.mp4 (H.264) and OUT.json (truth) and return the truth plus timing. `low_delay`
+    encodes as a live stream would (x264 `zerolatency`: no B-frames, so no frame waits in the
+    decoder for a later one; slices that decode in parallel)."""
     import av
     from tqdm import tqdm
 
@@ -278,7 +281,7 @@ def synth_video(out: str | Path, seconds: float = 60.0, fps: float = 30.0, size:
     with av.open(str(out), "w", options={"movflags": "+faststart"}) as container:
         stream = container.add_stream("libx264", rate=rate)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.options = {"crf": str(crf), "preset": "superfast"}
+        stream.options = {"crf": str(crf), "preset": "superfast", **({"tune": "zerolatency"} if low_delay else {})}
         stream.codec_context.time_base = 1 / rate
         with tqdm(total=total, desc="phantom video", unit="frame", disable=not progress, mininterval=1.0) as bar:
             while (item := frames.get()) is not None:

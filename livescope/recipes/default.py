@@ -329,7 +329,6 @@ def train_default(out: str | Path, real_data: str | None = None, seed: int = 0, 
                   test_b_count: int = 450, weights: str = "imagenet", finetune_epochs: int | None = None,
                   leave_one_out: bool = True, engine: str = "auto", freeze_blocks: int | None = None) -> Path:
     from livescope.models.cascade import Cascade
-    from livescope.phantom.dataset import synth_images
 
     size = size or SIZE
     schedule = Schedule(epochs=epochs or Schedule.epochs, finetune_epochs=finetune_epochs or Schedule.finetune_epochs,
@@ -345,11 +344,7 @@ def train_default(out: str | Path, real_data: str | None = None, seed: int = 0, 
     work = Path(work) if work else repo_root() / "runs" / "default-recipe"
     work.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
-    ptrain, ptest = work / f"phantom-train-{1000 + seed}", work / f"phantom-test-{2000 + seed}"
-    if not (ptrain / "labels.csv").exists():
-        synth_images(ptrain, phantom_count, 1000 + seed, size=192, balance="Rf0=1,Rf1=1,Rf2=1", b_count=b_count)
-    if not (ptest / "labels.csv").exists():
-        synth_images(ptest, test_count, 2000 + seed, size=192, balance="Rf0=1,Rf1=1,Rf2=1", b_count=test_b_count)
+    ptrain, ptest = _phantom_sets(work, seed, phantom_count, b_count, test_count, test_b_count)
     split = real_split(real, seed) if have_real else None
     cache: dict = {}
     real_images = None if split is None else {
@@ -367,7 +362,7 @@ def train_default(out: str | Path, real_data: str | None = None, seed: int = 0, 
     earlier = _earlier_stage(sim_dir, schedule, seed, size, phantom_count, b_count) if use_real else None
     if earlier is not None:
         model.set_weights(earlier[0].get_weights())
-        stages = {"phantom_only": {**earlier[1], "reused_from": str(sim_dir)}}
+        stages = {"phantom_only": {**earlier[1], "reused_from": _shown_path(sim_dir)}}
     else:
         stages = {"phantom_only": fit(model, x, y, None, schedule.epochs, schedule.lr, seed, schedule.batch)}
     card = _card(size, weights, seed, out, ptrain, phantom_count, b_count, split if use_real else None, schedule,
@@ -379,18 +374,8 @@ def train_default(out: str | Path, real_data: str | None = None, seed: int = 0, 
     sim_weights = model.get_weights()
     if use_real:
         # Stage 4 first (each run starts from the phantom-only weights), then stage 3.
-        loo = []
-        if leave_one_out:
-            for left in split["retroflex"]:
-                model.set_weights(sim_weights)
-                rows_r, gate_w = _with_real(rows, split, real, leave_out=left)
-                x, y = _arrays(rows_r, cache, size)
-                fit(model, x, y, gate_w, schedule.finetune_epochs, schedule.finetune_lr, seed, schedule.batch)
-                save_bundle(model, card, work / "leave-one-out")
-                s = score_real(Cascade(work / "leave-one-out", engine=engine), real_images, split, "")
-                entry = next(e for e in s["retroflex"] if e["image"] == left)
-                loo.append({"left_out": left, **{k: v for k, v in entry.items() if k != "image"},
-                            "forward_heldout_fpr": s["forward_heldout"]["false_positive_rate_at_enter_threshold"]})
+        loo = _leave_one_out(model, sim_weights, rows, split, real, cache, size, schedule, seed, card, work,
+                             real_images, engine) if leave_one_out else []
         model.set_weights(sim_weights)
         rows_r, gate_w = _with_real(rows, split, real)
         x, y = _arrays(rows_r, cache, size)
@@ -401,17 +386,7 @@ def train_default(out: str | Path, real_data: str | None = None, seed: int = 0, 
     cascade = Cascade(out, engine=engine)
     m: dict = {"phantom_test": measure_phantom(cascade, ptest), "sim_to_real": sim}
     if use_real:
-        shipped = score_real(cascade, real_images, split, "the shipped model: the 3 retroflexed views were in its training")
-        m["real_forward_heldout"] = {**shipped["forward_heldout"], "enter_threshold": shipped["enter_threshold"],
-                                     "note": "HyperKvasir split 0 forward views (polyps, ulcerative colitis) not used "
-                                             "in training"}
-        m["real_retroflex"] = {"note": shipped["note"], "images": shipped["retroflex"]}
-        if leave_one_out:
-            m["leave_one_out"] = {
-                "schedule": f"stage 3 itself (fine-tuned {schedule.finetune_epochs} epochs from the phantom-only "
-                            "model) without the image left out, once per image",
-                "images": loo, "gated_in": sum(e["gate_in"] for e in loo), "of": len(loo),
-                "gated_in_called_hemorrhoid": sum(1 for e in loo if e["gate_in"] and e["A"] == "hemorrhoid")}
+        m.update(_shipped_real_metrics(cascade, real_images, split, schedule, loo if leave_one_out else None))
     m["honesty"] = ("The phantom's design was changed while watching these real-frame figures (the 3 real "
                     "retroflexed views and the forward views); there is no other public real retroflexed view to "
                     "hold out. No real figure chose epochs or thresholds, and the 30% held-out forward views were "
@@ -429,6 +404,63 @@ def train_default(out: str | Path, real_data: str | None = None, seed: int = 0, 
     (out / "README.md").write_text(model_card_markdown(card))
     print(json.dumps({k: v for k, v in card["metrics"].items() if k != "phantom_video"}, indent=1, default=str)[:4000])
     return out
+
+
+def _phantom_sets(work: Path, seed: int, count: int, b_count: int, test_count: int, test_b_count: int):
+    """The phantom training and test folders in the work folder, made once per seed."""
+    from livescope.phantom.dataset import synth_images
+
+    ptrain, ptest = work / f"phantom-train-{1000 + seed}", work / f"phantom-test-{2000 + seed}"
+    if not (ptrain / "labels.csv").exists():
+        synth_images(ptrain, count, 1000 + seed, size=192, balance="Rf0=1,Rf1=1,Rf2=1", b_count=b_count)
+    if not (ptest / "labels.csv").exists():
+        synth_images(ptest, test_count, 2000 + seed, size=192, balance="Rf0=1,Rf1=1,Rf2=1", b_count=test_b_count)
+    return ptrain, ptest
+
+
+def _shown_path(path: Path) -> str:
+    """A path as a card shows it: relative to the repository when inside it (no machine's home)."""
+    try:
+        return str(Path(path).resolve().relative_to(repo_root()))
+    except ValueError:
+        return str(path)
+
+
+def _leave_one_out(model, sim_weights, rows, split, real, cache, size, schedule, seed, card, work, real_images,
+                   engine) -> list[dict]:
+    """Stage 4: stage 3 from the phantom-only weights once per real retroflexed view, without it."""
+    from livescope.models.cascade import Cascade
+
+    loo = []
+    for left in split["retroflex"]:
+        model.set_weights(sim_weights)
+        rows_r, gate_w = _with_real(rows, split, real, leave_out=left)
+        x, y = _arrays(rows_r, cache, size)
+        fit(model, x, y, gate_w, schedule.finetune_epochs, schedule.finetune_lr, seed, schedule.batch)
+        save_bundle(model, card, work / "leave-one-out")
+        s = score_real(Cascade(work / "leave-one-out", engine=engine), real_images, split, "")
+        entry = next(e for e in s["retroflex"] if e["image"] == left)
+        loo.append({"left_out": left, **{k: v for k, v in entry.items() if k != "image"},
+                    "forward_heldout_fpr": s["forward_heldout"]["false_positive_rate_at_enter_threshold"]})
+    return loo
+
+
+def _shipped_real_metrics(cascade, real_images, split, schedule, loo: list[dict] | None) -> dict:
+    """The shipped model on the held-out real forward views and the real retroflexed views, and the
+    leave-one-out results when they were run."""
+    m: dict = {}
+    shipped = score_real(cascade, real_images, split, "the shipped model: the 3 retroflexed views were in its training")
+    m["real_forward_heldout"] = {**shipped["forward_heldout"], "enter_threshold": shipped["enter_threshold"],
+                                 "note": "HyperKvasir split 0 forward views (polyps, ulcerative colitis) not used "
+                                         "in training"}
+    m["real_retroflex"] = {"note": shipped["note"], "images": shipped["retroflex"]}
+    if loo is not None:
+        m["leave_one_out"] = {
+            "schedule": f"stage 3 itself (fine-tuned {schedule.finetune_epochs} epochs from the phantom-only "
+                        "model) without the image left out, once per image",
+            "images": loo, "gated_in": sum(e["gate_in"] for e in loo), "of": len(loo),
+            "gated_in_called_hemorrhoid": sum(1 for e in loo if e["gate_in"] and e["A"] == "hemorrhoid")}
+    return m
 
 
 def model_card_markdown(card: dict) -> str:

@@ -24,6 +24,33 @@ def test_file_source_reads_every_codec_and_container(tmp_path, kind):
     assert abs(src.fps - 15) < 0.01
 
 
+def _played_live(path):
+    import time
+
+    src = FileSource(path, realtime=True)
+    got = [(f, time.monotonic()) for f in src.frames()]
+    src.close()
+    return got
+
+
+def test_a_live_frame_carries_its_own_packets_read_time(tmp_path):
+    """With B-frames a frame leaves the decoder only after a later packet was read: its latency
+    starts at its own packet's read, not at the read that released it. Without them (as a live
+    stream is encoded) every frame is out within one frame period of its read."""
+    frames = make_frames(24)
+    b_frames = write_video(tmp_path / "b.mp4", "h264_mp4", frames, fps=20, codec_options={"bf": "3"})
+    got = _played_live(b_frames)
+    assert [f.index for f, _ in got] == list(range(24))
+    arrivals = [f.arrival for f, _ in got]
+    assert any(b < a for a, b in zip(arrivals, arrivals[1:], strict=False)), "no frame read out of display order"
+    waits = [out - f.arrival for f, out in got]
+    assert min(waits) >= 0 and max(waits) >= 0.9 / 20  # some frame waited for a later packet
+    live = write_video(tmp_path / "live.mp4", "h264_mp4", frames, fps=20, codec_options={"tune": "zerolatency"})
+    got = _played_live(live)
+    assert len(got) == 24 and all(b.arrival >= a.arrival for (a, _), (b, _) in zip(got, got[1:], strict=False))
+    assert max(out - f.arrival for f, out in got) < 0.9 / 20
+
+
 def test_realtime_paces_a_file(tmp_path):
     import time
 

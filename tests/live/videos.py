@@ -29,7 +29,8 @@ def make_frames(n: int = 20, w: int = 160, h: int = 120) -> list[np.ndarray]:
     return out
 
 
-def write_video(path: Path, kind: str, frames: list[np.ndarray], fps: int = 15, options=None) -> Path:
+def write_video(path: Path, kind: str, frames: list[np.ndarray], fps: int = 15, options=None,
+                codec_options: dict | None = None) -> Path:
     codec, fmt, pix, _ = FORMATS[kind]
     h, w = frames[0].shape[:2]
     with av.open(str(path), "w", format=fmt, options=options or {}) as c:
@@ -37,6 +38,8 @@ def write_video(path: Path, kind: str, frames: list[np.ndarray], fps: int = 15, 
         s.width, s.height, s.pix_fmt = w, h, pix
         if codec == "libx265":
             s.options = {"x265-params": "log-level=none"}
+        if codec_options:
+            s.options = codec_options
         for i, f in enumerate(frames):
             vf = av.VideoFrame.from_ndarray(f, format="rgb24")
             vf.pts = i

@@ -51,3 +51,22 @@ def test_plan_covers_every_frame_with_several_grades():
     truth = frame_truth(segs)
     assert [s.grade for s in segs if s.kind == "retroflex"] == ["Rf0", "normal", "Rf2"]
     assert len(truth["gate"]) == 1800
+
+
+def test_low_delay_video_has_no_frame_after_its_successor(tmp_path):
+    """`synth video --low-delay` (the benchmark's live source): decode order is display order, so
+    no frame waits in the decoder for a later one; the default encoding uses B-frames."""
+    import subprocess
+    import sys
+
+    def decode_order(path):
+        with av.open(str(path)) as c:
+            return [p.pts for p in c.demux(video=0) if p.size]
+
+    for flag, reordered in ((["--low-delay"], False), ([], True)):
+        out = tmp_path / f"v{len(flag)}.mp4"
+        r = subprocess.run([sys.executable, "-m", "livescope.cli", "synth", "video", str(out), "--seconds", "8",
+                            "--size", "160x120", "--fps", "15", *flag], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        pts = decode_order(out)
+        assert len(pts) == 120 and (pts != sorted(pts)) is reordered

@@ -1,0 +1,55 @@
+"""Several phantom-only bundles scored on the real HyperKvasir frames, alone and as an ensemble.
+
+    livescope train --recipe default --out runs/s2r-seed1 --seed 1 --real-data none   # and --seed 2
+    python tools/sim_to_real_ensemble.py runs/default-recipe/phantom-only runs/s2r-seed1 runs/s2r-seed2
+
+Prints, for each bundle and for the mean of their gate probabilities, P(retroflex) of the 3 real
+retroflexed views and the false-positive rate at the card's enter threshold on all real forward
+views and on split 0's held-out ones (the same split for every bundle, so the rows compare). An
+experiment for the next round's recipe, not a held-out figure: the 3 retroflexed views were
+watched while the phantom was changed.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+
+def main() -> None:
+    from livescope.card import card_thresholds, read_card
+    from livescope.models.cascade import Cascade
+    from livescope.recipes.default import REAL_DEFAULT, SIZE, _load, real_split
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("bundles", nargs="+", help="phantom-only bundles (same input size)")
+    ap.add_argument("--real-data", default=str(REAL_DEFAULT))
+    args = ap.parse_args()
+    real = Path(args.real_data)
+    split = real_split(real, 0)
+    sets = {"retroflex": split["retroflex"], "forward": split["forward_train"] + split["forward_test"],
+            "held-out forward": split["forward_test"]}
+    images = {k: _load([real / p for p in v], SIZE) for k, v in sets.items()}
+    enter = card_thresholds(read_card(Path(args.bundles[0])))["gate_enter"]
+    p_retroflex = []
+    for bundle in args.bundles:
+        cascade = Cascade(bundle)
+        gate = read_card(Path(bundle))["tasks"]["gate"]["labels"].index("retroflex")
+        p_retroflex.append({k: np.array([r.probs["gate"][gate] for i in range(0, len(x), 32)
+                                         for r in cascade.analyse(x[i:i + 32], cam=False)])
+                            for k, x in images.items()})
+    rows = [(str(b), [p]) for b, p in zip(args.bundles, p_retroflex, strict=True)]
+    rows.append((f"mean of {len(p_retroflex)}", p_retroflex))
+    for name, group in rows:
+        mean = {k: np.mean([p[k] for p in group], axis=0) for k in sets}
+        gated = int((mean["retroflex"] >= enter).sum())
+        print(f"{name}: P(retroflex) {[round(float(v), 2) for v in mean['retroflex']]} -> {gated} of {len(sets['retroflex'])} "
+              f"gated in at {enter}; false positives {100 * (mean['forward'] >= enter).mean():.1f} % of "
+              f"{len(sets['forward'])} forward views, {100 * (mean['held-out forward'] >= enter).mean():.1f} % of "
+              f"the {len(sets['held-out forward'])} held out (split 0)")
+
+
+if __name__ == "__main__":
+    main()

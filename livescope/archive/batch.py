@@ -146,7 +146,8 @@ def run_batch(sources: list[str], out: str | Path, model: str | None = None, wor
             while queue and idle:
                 proc, attempt = queue.pop(0)
                 actor = idle.pop(0)
-                ref = actor.analyse.remote({"id": proc.id, "source": proc.source}, str(out), video, analyze_every)
+                task = {"id": proc.id, "source": proc.source, "content_hash": hashes[proc.id]}
+                ref = actor.analyse.remote(task, str(out), video, analyze_every)
                 running[ref] = (actor, proc, attempt)
             done, _ = ray.wait(list(running), num_returns=1)
             ref = done[0]

@@ -59,10 +59,6 @@ class ArchiveStore:
                               "AND model_fingerprint = ?", [pid, content, model_fingerprint]).fetchone()
         return row is not None
 
-    def attempts(self, pid: str) -> int:
-        row = self.db.execute("SELECT attempts FROM procedures WHERE id = ?", [pid]).fetchone()
-        return int(row[0] or 0) if row else 0
-
     def record(self, result: dict, model: str, model_fingerprint: str, version: str) -> None:
         """One procedure's outcome, written whole or not at all."""
         episodes = result.get("episodes", [])

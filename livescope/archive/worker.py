@@ -26,9 +26,6 @@ class ProcedureWorker:
 
         self.cascade = Cascade(bundle, engine=engine)
 
-    def pid(self) -> int:
-        return os.getpid()
-
     def analyse(self, procedure: dict, out_root: str, video: bool = True, analyze_every: int = 1) -> dict:
         """Analyse one procedure into OUT/<id>/; never raises for a bad video (it is a result)."""
         from livescope.archive.manifest import content_hash
@@ -38,7 +35,8 @@ class ProcedureWorker:
         t0 = time.perf_counter()
         base = {"id": procedure["id"], "source": procedure["source"], "worker_pid": os.getpid()}
         try:
-            digest = content_hash(procedure["source"])
+            # The driver hashed the file to decide what to skip; reading a long video twice costs minutes.
+            digest = procedure.get("content_hash") or content_hash(procedure["source"])
             report, pipe = run_source(procedure["source"], out=Path(out_root) / procedure["id"], cascade=self.cascade,
                                       record=video, analyze_every=analyze_every, progress=False,
                                       source_name=procedure["id"])

@@ -171,8 +171,7 @@ class TemporalSmoother:
             # intermediate "hemorrhoid" step.
             g = None
             if "B" in self.labels and "B" in probs and self.p_b is not None:
-                lb = self.labels["B"]
-                g = self.stable_b.update(t, candidate_label(self.p_b, lb, self.stable_b.shown, self.conf, self.margin))
+                g = self._follow_grade(t)
             elif "B" in self.labels:
                 g = self.stable_b.shown
             if a_label == self.positive.get("A", "hemorrhoid") and "B" in self.labels:
@@ -185,8 +184,7 @@ class TemporalSmoother:
                 grade = a_label
         elif gate_in and "A" not in self.labels and "B" in probs and self.p_b is not None:
             # A bundle of task B alone (the study trains one): its grade is the whole decision.
-            lb = self.labels["B"]
-            grade = self.stable_b.update(t, candidate_label(self.p_b, lb, self.stable_b.shown, self.conf, self.margin))
+            grade = self._follow_grade(t)
             confidence = float(self.p_b.max())
         shown = (gate_in, grade)
         if self._last_shown is not None and shown != self._last_shown:
@@ -197,3 +195,8 @@ class TemporalSmoother:
                                      None if self.p_b is None else self.p_b.copy(),
                                      a_label if gate_in else None, grade if gate_in else None, confidence)
         return self.current
+
+    def _follow_grade(self, t: float) -> str | None:
+        """The stable grade after this frame's smoothed task B probabilities."""
+        label = candidate_label(self.p_b, self.labels["B"], self.stable_b.shown, self.conf, self.margin)
+        return self.stable_b.update(t, label)

@@ -57,12 +57,7 @@ def hub_available() -> tuple[bool, str]:
 
 
 def _load_module(handle: str):
-    ok, why = hub_available()
-    if not ok:
-        raise LivescopeError(f"TF-Hub backbones need the hub extra ({why})",
-                             "install it with pip install -e \".[hub]\" (tensorflow-hub and tf-keras)")
-    import tensorflow_hub as hub
-
+    hub = _require_hub()
     try:
         return hub.load(handle)
     except Exception as exc:  # noqa: BLE001 - offline download, missing folder, not a SavedModel
@@ -72,6 +67,17 @@ def _load_module(handle: str):
             "give a SavedModel folder, or a handle and a network connection (TFHUB_CACHE_DIR keeps downloads)"
             if not local else "the folder must hold a SavedModel (saved_model.pb and variables/)") from None
 
+
+
+def _require_hub():
+    """tensorflow_hub, or the one-line error that says how to install it."""
+    ok, why = hub_available()
+    if not ok:
+        raise LivescopeError(f"TF-Hub backbones need the hub extra ({why})",
+                             "install it with pip install -e \".[hub]\" (tensorflow-hub and tf-keras)")
+    import tensorflow_hub
+
+    return tensorflow_hub
 
 def hub_cache_path(handle: str) -> Path:
     """Where tensorflow_hub keeps a downloaded handle (its cache names folders by SHA-1)."""
@@ -87,12 +93,7 @@ def resolve_local(handle: str) -> Path:
     """The SavedModel folder behind a handle (a local folder, or TF-Hub's download cache)."""
     if Path(handle).is_dir():
         return Path(handle)
-    ok, why = hub_available()
-    if not ok:
-        raise LivescopeError(f"TF-Hub backbones need the hub extra ({why})", "pip install -e \".[hub]\"")
-    import tensorflow_hub as hub
-
-    return Path(hub.resolve(handle))
+    return Path(_require_hub().resolve(handle))
 
 
 @keras.saving.register_keras_serializable(package="livescope")

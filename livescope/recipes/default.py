@@ -375,7 +375,7 @@ def train_default(out: str | Path, real_data: str | None = None, seed: int = 0, 
     if use_real:
         # Stage 4 first (each run starts from the phantom-only weights), then stage 3.
         loo = _leave_one_out(model, sim_weights, rows, split, real, cache, size, schedule, seed, card, work,
-                             real_images, engine) if leave_one_out else []
+                             real_images, engine) if leave_one_out else None
         model.set_weights(sim_weights)
         rows_r, gate_w = _with_real(rows, split, real)
         x, y = _arrays(rows_r, cache, size)
@@ -386,7 +386,7 @@ def train_default(out: str | Path, real_data: str | None = None, seed: int = 0, 
     cascade = Cascade(out, engine=engine)
     m: dict = {"phantom_test": measure_phantom(cascade, ptest), "sim_to_real": sim}
     if use_real:
-        m.update(_shipped_real_metrics(cascade, real_images, split, schedule, loo if leave_one_out else None))
+        m.update(_shipped_real_metrics(cascade, real_images, split, schedule, loo))
     m["honesty"] = ("The phantom's design was changed while watching these real-frame figures (the 3 real "
                     "retroflexed views and the forward views); there is no other public real retroflexed view to "
                     "hold out. No real figure chose epochs or thresholds, and the 30% held-out forward views were "

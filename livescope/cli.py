@@ -70,9 +70,10 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                    help="pixel range a tfhub: module expects (default -1,1; the ConvMixer module: 0,1)")
     p.add_argument("--out", required=True, help="bundle folder to write")
     p.add_argument("--size", type=int, default=None, help="input size (default 331, as the paper)")
-    p.add_argument("--epochs", type=int, default=None, help="default 30 (the paper's); --recipe default: 14")
+    p.add_argument("--epochs", type=int, default=None,
+                   help="default 30 (the paper's); --recipe default: 14 (its phantom-only stage)")
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--lr", type=float, default=None, help="default 1e-4; --recipe default: 3e-4 (its phantom-only stage)")
     p.add_argument("--val-fraction", type=float, default=None, help="default 0.2 for A and gate, 0.3 for B (as the paper)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--aug-draws", type=int, default=2, help="augmentation draws per image for the cached-feature training")
@@ -87,6 +88,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--real-data", default=None,
                    help="the default recipe's real images: the HyperKvasir folder (default ../shared/data/"
                         "hyperkvasir-lower-gi), or none for phantom images only")
+    p.add_argument("--probe-epochs", type=int, default=None, metavar="N",
+                   help="--recipe default: first train the heads alone on the frozen backbone for N epochs, then "
+                        "everything (linear probe, then fine-tune; default 0)")
 
 
 def _add_evaluate(sub: argparse._SubParsersAction) -> None:

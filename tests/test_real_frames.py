@@ -26,16 +26,17 @@ def test_endoscope_area_on_real_frames(real_data):
 
 
 def test_default_model_keeps_real_forward_views_out(real_data):
+    """The shipped model on the real forward views its recipe held out: a guard against a model
+    that lets real forward views in (the phantom-only stage lets in about 5-12 %)."""
     from livescope.data.model_input import model_input
     from livescope.models.cascade import Cascade
     from livescope.recipes.default import real_split
 
     cascade = Cascade(None)
-    held_out = real_split(real_data, 0)["forward_test"][:40]  # not used in the default model's training
+    held_out = real_split(real_data, 0)["forward_test"]  # not used in the default model's training
     x = np.stack([model_input(read_image(real_data / p), cascade.size, cascade.crop, cascade.mask) for p in held_out])
-    res = cascade.analyse(x, cam=False)
-    p_in = np.array([r.probs["gate"][1] for r in res])
-    assert (p_in >= cascade.thresholds["gate_enter"]).sum() <= 2, p_in.round(2)
+    p_in = np.array([r.probs["gate"][1] for i in range(0, len(x), 64) for r in cascade.analyse(x[i:i + 64], cam=False)])
+    assert len(held_out) > 250 and (p_in >= cascade.thresholds["gate_enter"]).mean() <= 0.03, p_in.round(2)
 
 
 def _evaluate(bundle, real_data, task, out):
@@ -47,15 +48,23 @@ def _evaluate(bundle, real_data, task, out):
 
 
 def test_evaluate_scores_a_real_folder_through_a_class_map(real_data, tiny_bundles, tmp_path):
-    """`livescope evaluate` on the real folder: the map makes hemorrhoids "retroflex" and every
-    forward view "other" for the gate, and only the hemorrhoids (all "hemorrhoid") for task A."""
+    """`livescope evaluate` on the real folder: the map makes hemorrhoids "retroflex" and forward
+    views "other" for the gate, with its single-image corrections (shaft in view: "retroflex";
+    unclear: left out), and only the hemorrhoids (all "hemorrhoid") for task A."""
+    from livescope.data.class_map import load_map
+
+    cmap = load_map("hyperkvasir-lower-gi")
+    to_retro = {p for p, e in cmap.images.items() if e.get("gate") == "retroflex"}
+    left_out = {p for p, e in cmap.images.items() if "gate" in e and e["gate"] is None}
     m, _ = _evaluate(tiny_bundles["cascade"], real_data, "gate", tmp_path / "gate")
     rows = list(csv.DictReader(open(real_data / "labels.csv")))
     n_retro = sum(1 for x in rows if x["class"] == "hemorrhoids")
-    assert m["counts"] == {"other": len(rows) - n_retro, "retroflex": n_retro}
-    preds = list(csv.DictReader(open(tmp_path / "gate" / "predictions.csv")))
-    assert len(preds) == len(rows) and {p["label"] for p in preds} == {"other", "retroflex"}
-    assert all(p["label"] == "retroflex" for p in preds if p["path"].startswith("hemorrhoids/"))
+    assert m["counts"] == {"other": len(rows) - n_retro - len(to_retro) - len(left_out),
+                           "retroflex": n_retro + len(to_retro)}
+    preds = {p["path"]: p["label"] for p in csv.DictReader(open(tmp_path / "gate" / "predictions.csv"))}
+    assert len(preds) == len(rows) - len(left_out) and not left_out & preds.keys()
+    assert all(lab == "retroflex" for p, lab in preds.items() if p.startswith("hemorrhoids/") or p in to_retro)
+    assert all(lab == "other" for p, lab in preds.items() if not p.startswith("hemorrhoids/") and p not in to_retro)
     ma, stdout = _evaluate(tiny_bundles["cascade"], real_data, "A", tmp_path / "A")
     assert ma["counts"] == {"normal": 0, "hemorrhoid": n_retro} and ma["images"] == n_retro
     assert f"{n_retro} hemorrhoid" in stdout

@@ -4,8 +4,10 @@
     python tools/sim_to_real_ensemble.py runs/default-recipe/phantom-only runs/s2r-seed1 runs/s2r-seed2
 
 Prints, for each bundle and for the mean of their gate probabilities, P(retroflex) of the 3 real
-retroflexed views and the false-positive rate at the card's enter threshold on all real forward
-views and on split 0's held-out ones (the same split for every bundle, so the rows compare). An
+hemorrhoid views, how many of the other real retroflexed views (the shaft in view, found by the
+class map's audit) are gated in, and the false-positive rate at the card's enter threshold on all
+real forward views and on split 0's held-out ones (the same split for every bundle, so the rows
+compare). Labels: `--map` (default: the audited `hyperkvasir-lower-gi`). An
 experiment for the next round's recipe, not a held-out figure: the 3 retroflexed views were
 watched while the phantom was changed.
 """
@@ -21,16 +23,18 @@ import numpy as np
 def main() -> None:
     from livescope.card import card_thresholds, read_card
     from livescope.models.cascade import Cascade
-    from livescope.recipes.default import REAL_DEFAULT, SIZE, _load, real_split
+    from livescope.recipes.default import REAL_DEFAULT, REAL_MAP, SIZE, _load, real_split
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("bundles", nargs="+", help="phantom-only bundles (same input size)")
     ap.add_argument("--real-data", default=str(REAL_DEFAULT))
+    ap.add_argument("--map", default=REAL_MAP, help="class map (hyperkvasir-lower-gi-folders: the folders' labels alone)")
     args = ap.parse_args()
     real = Path(args.real_data)
-    split = real_split(real, 0)
+    split = real_split(real, 0, args.map)
     sets = {"retroflex": split["retroflex"], "forward": split["forward_train"] + split["forward_test"],
-            "held-out forward": split["forward_test"]}
+            "held-out forward": split["forward_test"],
+            "shaft in view": split["retroflex_gate_only_train"] + split["retroflex_gate_only_test"]}
     images = {k: _load([real / p for p in v], SIZE) for k, v in sets.items()}
     enter = card_thresholds(read_card(Path(args.bundles[0])))["gate_enter"]
     p_retroflex = []
@@ -46,7 +50,8 @@ def main() -> None:
         mean = {k: np.mean([p[k] for p in group], axis=0) for k in sets}
         gated = int((mean["retroflex"] >= enter).sum())
         print(f"{name}: P(retroflex) {[round(float(v), 2) for v in mean['retroflex']]} -> {gated} of {len(sets['retroflex'])} "
-              f"gated in at {enter}; false positives {100 * (mean['forward'] >= enter).mean():.1f} % of "
+              f"gated in at {enter}; other retroflexed views {int((mean['shaft in view'] >= enter).sum())} of "
+              f"{len(sets['shaft in view'])}; false positives {100 * (mean['forward'] >= enter).mean():.1f} % of "
               f"{len(sets['forward'])} forward views, {100 * (mean['held-out forward'] >= enter).mean():.1f} % of "
               f"the {len(sets['held-out forward'])} held out (split 0)")
 

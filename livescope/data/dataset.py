@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from livescope.data.class_map import ClassMap
 from livescope.data.images import IMAGE_SUFFIXES, ImageReadError, read_image
 from livescope.data.model_input import model_input
 from livescope.errors import LivescopeError
@@ -56,7 +57,7 @@ def _order_labels(found: list[str], task: str | None) -> list[str]:
     return sorted(found)
 
 
-def load_labelled(data: str | Path, task: str | None, class_map: dict | None = None,
+def load_labelled(data: str | Path, task: str | None, class_map: ClassMap | None = None,
                   min_classes: int = 2) -> LabelledSet:
     """Find the labelled images for a task in DATA (see module docstring). `class_map` (see
     class_map.py) gives each folder its label per task; `min_classes=1` lets an evaluation
@@ -77,28 +78,25 @@ def _images_in(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
 
 
-def _from_folders(root: Path, task: str | None, class_map: dict | None, min_classes: int) -> LabelledSet:
+def _from_folders(root: Path, task: str | None, class_map: ClassMap | None, min_classes: int) -> LabelledSet:
     folders = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not folders:
         raise LivescopeError(f"{root} has no class folders", "put images in one folder per class, e.g. normal/ and hemorrhoid/")
-    if class_map is not None:
-        from livescope.data.class_map import task_label
-
-        label_of = {f: task_label(class_map, f, task) for f in folders}
-        label_of = {f: lab for f, lab in label_of.items() if lab is not None}
-        if not label_of:
-            raise LivescopeError(f"the class map names no folder of {root} for task {task}",
-                                 "check the map's folder names and its task keys (gate, A, B)")
-    else:
-        label_of = {f: f for f in folders}
-    names = _order_labels(sorted(set(label_of.values())), task)
-    paths, labels = [], []
-    for folder, label in label_of.items():
+    found: list[tuple[Path, str]] = []  # (image, its label); a map may correct single images
+    for folder in folders:
         files = _images_in(root / folder)
-        if not files:
+        if class_map is None:
+            found += [(f, folder) for f in files]
+        else:
+            found += [(f, lab) for f in files if (lab := class_map.label(f.relative_to(root).as_posix(), task))]
+        if not files and (class_map is None or class_map.folder_label(folder, task) is not None):
             raise LivescopeError(f"class folder {root / folder} has no images", "add JPEG/PNG/BMP/TIFF files or remove the folder")
-        paths += files
-        labels += [names.index(label)] * len(files)
+    if not found:
+        raise LivescopeError(f"the class map names no folder of {root} for task {task}",
+                             "check the map's folder names and its task keys (gate, A, B)")
+    names = _order_labels(sorted({lab for _, lab in found}), task)
+    paths = [f for f, _ in found]
+    labels = [names.index(lab) for _, lab in found]
     if len(names) < min_classes:
         raise LivescopeError(f"{root} has only one class ({names[0]})", "a classifier needs at least two class folders")
     order = sorted(range(len(paths)), key=lambda i: (labels[i], str(paths[i])))  # grouped by label, then by path

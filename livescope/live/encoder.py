@@ -150,10 +150,8 @@ class EncoderProcess:
         self._poll()
         if self.failed:
             return False
-        try:
-            slot = self.free.get(block=self.block, timeout=None if self.block else 0)
-        except queue.Empty:
-            self.dropped += 1
+        slot = self._free_slot()
+        if slot is None:
             return False
         if (rgb.shape[1], rgb.shape[0]) != self.size:  # the source changed resolution mid-stream
             import cv2
@@ -163,6 +161,24 @@ class EncoderProcess:
         self.work.put(slot)
         self.accepted += 1
         return True
+
+    def _free_slot(self) -> int | None:
+        """A free ring slot; None when live and the ring is full (a drop), or when the encoder
+        process is gone (a replay would otherwise wait for it forever)."""
+        if not self.block:
+            try:
+                return self.free.get_nowait()
+            except queue.Empty:
+                self.dropped += 1
+                return None
+        while True:
+            try:
+                return self.free.get(timeout=0.5)
+            except queue.Empty:
+                if not self.proc.is_alive():
+                    self._status("failed", f"the recording process stopped (exit code {self.proc.exitcode}); "
+                                           f"{self.path} holds the frames before it")
+                    return None
 
     def close(self) -> None:
         if self.proc is None:

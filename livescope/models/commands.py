@@ -62,7 +62,7 @@ def run_train(args: argparse.Namespace) -> int:
     from livescope.models.train import TrainConfig, train
 
     cfg = TrainConfig(task=args.task, data=args.data, backbone=args.backbone, weights=args.weights, out=args.out,
-                      size=args.size, epochs=args.epochs or 30, batch_size=args.batch_size, lr=args.lr,
+                      size=args.size, epochs=args.epochs or 30, batch_size=args.batch_size, lr=args.lr or 1e-4,
                       val_fraction=args.val_fraction, seed=args.seed, aug_draws=args.aug_draws,
                       early_stopping=args.early_stopping, fine_tune=args.fine_tune,
                       class_weights=not args.no_class_weights, crop=args.crop, cache=not args.no_cache,

@@ -17,7 +17,7 @@ def video_score(bundle: Path, work: Path, seed: int, engine: str = "auto") -> di
     if not video.exists():
         synth_video(video, seconds=CHECK["seconds"], fps=CHECK["fps"], size=CHECK["size"], seed=3000 + seed,
                     episodes=CHECK["episodes"], progress=False)
-    run_dir = work / "check-run"
+    run_dir = work / f"check-run-{3000 + seed}"  # one per seed: runs of several seeds may share a work folder
     run_source(str(video), bundle, run_dir, engine=engine)
     s = score_run(run_dir, video.with_suffix(".json"))
     s["video"] = {**CHECK, "seed": 3000 + seed}

@@ -80,3 +80,27 @@ def test_a_stalled_display_never_queues_more_than_one_frame(short_video, tiny_ca
     # The dropped frames are in the latency figure too: one sample per frame read, not per frame shown.
     assert len(st.display_latency_ms) == shown + st.dropped_display
     assert np.isfinite(st.display_latency_ms).all()
+
+
+def test_a_replay_does_not_wait_forever_for_a_dead_recording_process(tmp_path):
+    """The encoder process killed mid-recording: a replay (blocking puts) stops recording with
+    one warning and the file keeps the frames before the fault."""
+    import av
+
+    from livescope.live.encoder import EncoderProcess
+
+    path = tmp_path / "rec.mp4"
+    frame = np.zeros((64, 96, 3), np.uint8)
+    with EncoderProcess(path, 30, (96, 64), block=True, slots=4) as enc:
+        for i in range(75):  # a key frame (and an MP4 fragment) each second
+            frame[:] = i * 3
+            assert enc.put(frame)
+        deadline = time.monotonic() + 20
+        while enc.free.qsize() < 4 and time.monotonic() < deadline:  # let it encode what it has
+            time.sleep(0.05)
+        enc.proc.kill()
+        enc.proc.join(5)
+        taken = [enc.put(frame) for _ in range(12)]  # the ring fills; a put must then see the dead process
+        assert not all(taken) and enc.failed and "recording process stopped" in enc.failed
+    with av.open(str(path)) as c:  # fragmented MP4: readable up to the last whole fragment
+        assert sum(1 for _ in c.decode(video=0)) >= 60

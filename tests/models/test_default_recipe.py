@@ -28,6 +28,14 @@ def test_recipe_trains_measures_and_writes_a_card(real_data, tmp_path):
     sim = m["sim_to_real"]
     assert sim["of"] == 3 and len(sim["retroflex"]) == 3 and sim["forward"]["n"] == n_forward
     assert all({"p_retroflex", "p_hemorrhoid", "gate_in"} <= set(e) for e in sim["retroflex"])
+    # The class map's corrections (the shaft in view in a polyp or colitis image): retroflexed views
+    # with a gate label only, split like the forward views; the held-out ones scored on the shipped model.
+    real = card["data"]["real"]
+    held = set(real["split"]["retroflex_gate_only_test"])
+    assert real["class_map_corrections"] == 18 and real["retroflex_gate_only_test"] == len(held) > 0
+    assert not held & set(real["split"]["retroflex_gate_only_train"])
+    assert sim["retroflex_gate_only"]["n"] == real["retroflex_gate_only_train"] + len(held)
+    assert {e["image"] for e in m["real_retroflex_gate_only_heldout"]["images"]} == held
     # Leave-one-out: each real retroflexed image left out once, and scored.
     loo = m["leave_one_out"]
     assert sorted(e["left_out"] for e in loo["images"]) == sorted(card["data"]["real"]["split"]["retroflex"])

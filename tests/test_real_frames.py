@@ -56,7 +56,8 @@ def test_evaluate_scores_a_real_folder_through_a_class_map(real_data, tiny_bundl
     cmap = load_map("hyperkvasir-lower-gi")
     to_retro = {p for p, e in cmap.images.items() if e.get("gate") == "retroflex"}
     left_out = {p for p, e in cmap.images.items() if "gate" in e and e["gate"] is None}
-    m, _ = _evaluate(tiny_bundles["cascade"], real_data, "gate", tmp_path / "gate")
+    m, stdout = _evaluate(tiny_bundles["cascade"], real_data, "gate", tmp_path / "gate")
+    assert m["class_map_corrections"] == len(to_retro) + len(left_out) and "corrects 18 single images" in stdout
     rows = list(csv.DictReader(open(real_data / "labels.csv")))
     n_retro = sum(1 for x in rows if x["class"] == "hemorrhoids")
     assert m["counts"] == {"other": len(rows) - n_retro - len(to_retro) - len(left_out),

@@ -89,7 +89,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
         return f"{key} {v:.3f}" + (f" [{c[0]:.3f}, {c[1]:.3f}]" if c else "")
 
     counts = ", ".join(f"{n} {lab}" for lab, n in m["counts"].items() if n)
-    print(f"task {m['task']} on {m['images']} images ({counts}): "
+    fixed = f"; the class map corrects {m['class_map_corrections']} single images" if m.get("class_map_corrections") else ""
+    print(f"task {m['task']} on {m['images']} images ({counts}{fixed}): "
           + ", ".join(fmt(k) for k in ("accuracy", "precision", "recall", "f1", "roc_auc")))
     print(f"reading time {m['reading_time_s']:.2f} s for {m['images']} images; batch-1 latency p50 "
           f"{m['latency_ms_batch1']['p50']:.1f} ms; wrote {args.out}/metrics.json, predictions.csv, confusion_matrix.png, roc.png")

@@ -108,6 +108,7 @@ def evaluate_bundle(bundle: str | Path, data: str | Path, out: str | Path, task:
     m = with_bootstrap(y, probs, labels, card["tasks"][task].get("positive"), resamples)
     m.update({
         "task": task, "bundle": str(bundle), "data": str(data), "split": split, "class_map": class_map,
+        "class_map_corrections": mapping.corrected(task) if mapping is not None else 0,
         "counts": {lab: int((y == i).sum()) for i, lab in enumerate(labels)},
         "reading_time_s": reading, "images": int(len(images)),
         "latency_ms_batch1": {"p50": float(np.percentile(lat, 50)), "p95": float(np.percentile(lat, 95)),

@@ -23,7 +23,14 @@ import numpy as np
 def main() -> None:
     from livescope.card import card_thresholds, read_card
     from livescope.models.cascade import Cascade
-    from livescope.recipes.default import REAL_DEFAULT, REAL_MAP, SIZE, _load, real_split
+    from livescope.recipes.default import (
+        REAL_DEFAULT,
+        REAL_MAP,
+        SIZE,
+        _load_scored_sets,
+        real_split,
+        scored_sets,
+    )
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("bundles", nargs="+", help="phantom-only bundles (same input size)")
@@ -32,10 +39,11 @@ def main() -> None:
     args = ap.parse_args()
     real = Path(args.real_data)
     split = real_split(real, 0, args.map)
-    sets = {"retroflex": split["retroflex"], "forward": split["forward_train"] + split["forward_test"],
-            "held-out forward": split["forward_test"],
-            "shaft in view": split["retroflex_gate_only_train"] + split["retroflex_gate_only_test"]}
-    images = {k: _load([real / p for p in v], SIZE) for k, v in sets.items()}
+    named = {"retroflex": "retroflex", "forward": "forward_all", "held-out forward": "forward_test",
+             "shaft in view": "gate_only_all"}  # this tool's rows: the recipe's scored sets
+    sets = {k: scored_sets(split)[v] for k, v in named.items()}
+    loaded = _load_scored_sets(real, split, SIZE)
+    images = {k: loaded[v] for k, v in named.items()}
     enter = card_thresholds(read_card(Path(args.bundles[0])))["gate_enter"]
     p_retroflex = []
     for bundle in args.bundles:

@@ -113,6 +113,22 @@ def real_split(real: Path, seed: int, class_map: str = REAL_MAP) -> dict[str, li
             "retroflex_gate_only_train": sorted(g_tr), "retroflex_gate_only_test": sorted(g_te)}
 
 
+def scored_sets(split: dict) -> dict[str, list[str]]:
+    """The real images each figure is computed on, by name (paths under the data folder)."""
+    gate_only = split["retroflex_gate_only_train"] + split["retroflex_gate_only_test"]
+    return {"retroflex": split["retroflex"], "forward_all": split["forward_train"] + split["forward_test"],
+            "forward_test": split["forward_test"], "gate_only_all": gate_only,
+            "gate_only_test": split["retroflex_gate_only_test"]}
+
+
+def _load_scored_sets(real: Path, split: dict, size: int) -> dict[str, np.ndarray]:
+    """The scored sets' images, each image read once (the held-out sets are inside the whole ones)."""
+    sets = scored_sets(split)
+    unique = sorted({p for paths in sets.values() for p in paths})
+    image = dict(zip(unique, _load([real / p for p in unique], size), strict=True))
+    return {k: np.stack([image[p] for p in v]) if v else np.zeros((0, size, size, 3), np.uint8) for k, v in sets.items()}
+
+
 def _load(paths: list[Path], size: int) -> np.ndarray:
     from tqdm import tqdm
 
@@ -238,10 +254,10 @@ def score_real(cascade, real_images: dict[str, np.ndarray], split: dict, note: s
                     "p_hemorrhoid": round(float(r.probs["A"][1]), 4) if "A" in r.probs else None,
                     "A": r.labels.get("A")})
     gate_only = {}
+    sets = scored_sets(split)
     for key in ("gate_only_all", "gate_only_test"):
-        p_in = [float(r.probs["gate"][1]) for r in _predict(cascade, real_images[key])] if len(real_images[key]) else []
-        names = split["retroflex_gate_only_train"] + split["retroflex_gate_only_test"] if key == "gate_only_all" \
-            else split["retroflex_gate_only_test"]
+        p_in = [float(r.probs["gate"][1]) for r in _predict(cascade, real_images[key])]
+        names = sets[key]
         gate_only[key] = {"n": len(p_in), "gated_in": sum(p >= enter for p in p_in),
                           "images": [{"image": n, "p_retroflex": round(p, 4)} for n, p in zip(names, p_in, strict=True)]}
     fwd = {}
@@ -418,12 +434,7 @@ def train_default(out: str | Path, real_data: str | None = None, seed: int = 0, 
     ptrain, ptest = _phantom_sets(work, seed, phantom_count, b_count, test_count, test_b_count)
     split = real_split(real, seed) if have_real else None
     cache: dict = {}
-    real_images = None if split is None else {
-        "retroflex": _load([real / p for p in split["retroflex"]], size),
-        "forward_all": _load([real / p for p in split["forward_train"] + split["forward_test"]], size),
-        "forward_test": _load([real / p for p in split["forward_test"]], size),
-        "gate_only_all": _load([real / p for p in split["retroflex_gate_only_train"] + split["retroflex_gate_only_test"]], size),
-        "gate_only_test": _load([real / p for p in split["retroflex_gate_only_test"]], size)}
+    real_images = None if split is None else _load_scored_sets(real, split, size)
     rows = _phantom_rows(ptrain)
 
     # Stage 2: phantom only. Its real-frame figures are the phantom's sim-to-real figures. A

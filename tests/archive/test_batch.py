@@ -50,7 +50,8 @@ def _kill_a_busy_worker(stop: threading.Event, killed: list) -> None:
                 continue
             try:
                 if any(f.path.endswith("SMITH_ANNA.mp4") for f in p.open_files()):
-                    time.sleep(0.3)  # into the procedure (it takes seconds)
+                    # At once: the procedure has just begun (it takes seconds). A pause here let a
+                    # loaded machine finish it first, and the kill then hit an idle worker.
                     p.kill()
                     killed.append(p.pid)
                     return

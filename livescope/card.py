@@ -58,6 +58,18 @@ def model_name(card: dict) -> str:
     return card.get("name") or f"{card.get('backbone', {}).get('name', '?')}@{card.get('input_size', '?')}"
 
 
+def ensemble_members(card: dict) -> int:
+    """How many models the bundle averages (1: a single model)."""
+    return int(card.get("backbone", {}).get("members") or 1)
+
+
+def backbone_summary(card: dict) -> str:
+    """The backbone as a person reads it, e.g. "mobilenetv2 x4 (ensemble: mean of probabilities)"."""
+    bb = card.get("backbone", {})
+    n = ensemble_members(card)
+    return f"{bb.get('name')}" + (f" x{n} (ensemble: {bb.get('combine') or 'mean of probabilities'})" if n > 1 else "")
+
+
 def repo_root() -> Path:
     return Path(__file__).resolve().parents[1]
 

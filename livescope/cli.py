@@ -84,6 +84,11 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-cache", action="store_true", help="train through the frozen backbone instead of on cached features")
     p.add_argument("--cascade", nargs=3, metavar=("GATE", "A", "B"),
                    help="assemble one live-assistant bundle from three bundles that share one backbone")
+    p.add_argument("--ensemble", nargs="+", metavar="BUNDLE",
+                   help="one bundle from two or more cascade bundles of one recipe: their backbones side by side, the "
+                        "mean of their probabilities (live, every engine and Grad-CAM as for one model)")
+    p.add_argument("--members", type=int, default=None, metavar="N",
+                   help="--recipe default: train N members (seeds SEED..SEED+N-1) and ship their ensemble (default 4)")
     p.add_argument("--recipe", choices=["default"], help="'default' retrains models/default from scratch (seeded)")
     p.add_argument("--real-data", default=None,
                    help="the default recipe's real images: the HyperKvasir folder (default ../shared/data/"

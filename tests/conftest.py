@@ -53,6 +53,30 @@ def tiny_bundles(phantom_set, tmp_path_factory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="session")
+def tiny_ensemble(tiny_bundles, tmp_path_factory) -> dict[str, Path]:
+    """Two different members (the tiny cascade, and a copy with its heads' weights redrawn) and
+    their ensemble, made through the command line as a user makes one."""
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    from livescope.models.bundle import load_bundle, save_bundle
+
+    root = tmp_path_factory.mktemp("ensemble")
+    model, card = load_bundle(tiny_bundles["cascade"])
+    rng = np.random.default_rng(7)
+    for task in ("gate", "A", "B"):
+        head = model.get_layer(f"head_{task}")
+        head.set_weights([w + rng.normal(0, 0.3, w.shape).astype(w.dtype) for w in head.get_weights()])
+    other = save_bundle(model, card, root / "member2")
+    out = root / "ensemble"
+    subprocess.run([sys.executable, "-m", "livescope.cli", "train", "--ensemble", str(tiny_bundles["cascade"]),
+                    str(other), "--out", str(out)], check=True, capture_output=True, text=True)
+    return {"members": [tiny_bundles["cascade"], other], "ensemble": out}
+
+
+@pytest.fixture(scope="session")
 def tiny_cascade(tiny_bundles):
     from livescope.models.cascade import Cascade
 

@@ -20,6 +20,11 @@ from pathlib import Path
 import numpy as np
 
 
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p.astype(np.float64), 1e-7, 1 - 1e-7)
+    return np.log(p / (1 - p))
+
+
 def main() -> None:
     from livescope.card import card_thresholds, read_card
     from livescope.models.cascade import Cascade
@@ -44,6 +49,9 @@ def main() -> None:
     sets = {k: scored_sets(split)[v] for k, v in named.items()}
     loaded = _load_scored_sets(real, split, SIZE)
     images = {k: loaded[v] for k, v in named.items()}
+    # The part of the forward views the recipe's fine-tune trains on: the one to choose by.
+    held = set(sets["held-out forward"])
+    choosing = np.array([p not in held for p in sets["forward"]])
     enter = card_thresholds(read_card(Path(args.bundles[0])))["gate_enter"]
     p_retroflex = []
     for bundle in args.bundles:
@@ -54,13 +62,19 @@ def main() -> None:
                             for k, x in images.items()})
     rows = [(str(b), [p]) for b, p in zip(args.bundles, p_retroflex, strict=True)]
     rows.append((f"mean of {len(p_retroflex)}", p_retroflex))
+    rows.append((f"mean log-odds of {len(p_retroflex)}", p_retroflex))
     for name, group in rows:
-        mean = {k: np.mean([p[k] for p in group], axis=0) for k in sets}
+        if name.startswith("mean log-odds"):  # what averaging the members' logits gives (2 classes)
+            mean = {k: 1 / (1 + np.exp(-np.mean([_logit(p[k]) for p in group], axis=0))) for k in sets}
+        else:
+            mean = {k: np.mean([p[k] for p in group], axis=0) for k in sets}
         gated = int((mean["retroflex"] >= enter).sum())
         print(f"{name}: P(retroflex) {[round(float(v), 2) for v in mean['retroflex']]} -> {gated} of {len(sets['retroflex'])} "
               f"gated in at {enter}; other retroflexed views {int((mean['shaft in view'] >= enter).sum())} of "
               f"{len(sets['shaft in view'])}; false positives {100 * (mean['forward'] >= enter).mean():.1f} % of "
-              f"{len(sets['forward'])} forward views, {100 * (mean['held-out forward'] >= enter).mean():.1f} % of "
+              f"{len(sets['forward'])} forward views, {100 * (mean['forward'][choosing] >= enter).mean():.1f} % of the "
+              f"{int(choosing.sum())} the fine-tune trains on (choosing), "
+              f"{100 * (mean['held-out forward'] >= enter).mean():.1f} % of "
               f"the {len(sets['held-out forward'])} held out (split 0)")
 
 

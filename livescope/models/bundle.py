@@ -29,7 +29,8 @@ def load_bundle(bundle: str | Path):
     model_path = bundle / MODEL_FILE
     if not model_path.exists():
         raise LivescopeError(f"model bundle {bundle} has no {MODEL_FILE}", "copy the whole bundle folder")
-    import livescope.models.layers  # noqa: F401 - registers our serializable layers
+    import livescope.models.ensemble  # noqa: F401 - registers our serializable layers
+    import livescope.models.layers  # noqa: F401
     from livescope.models import hub
 
     try:

@@ -28,7 +28,7 @@ from livescope.data.endoscope_area import ImageArea
 from livescope.data.model_input import model_input
 from livescope.errors import LivescopeError
 from livescope.models.bundle import load_bundle
-from livescope.models.engines import NumpyHead, backbone_runner, choose_engine, softmax
+from livescope.models.engines import backbone_runner, choose_engine, numpy_head, softmax
 from livescope.tfenv import tf
 
 TASK_ORDER = ("gate", "A", "B")
@@ -88,7 +88,7 @@ class Cascade:
             self._fused = self._compile_fused(jit)
         else:
             self._runner = backbone_runner(self.engine, self.path, self.backbone)
-            self._numpy_heads = {task: NumpyHead(head) for task, head in self.heads.items()}
+            self._numpy_heads = {task: numpy_head(head) for task, head in self.heads.items()}
         self.last_timing: dict[str, float] = {}
 
     def _compile_fused(self, jit: bool):
@@ -154,9 +154,8 @@ class Cascade:
         for k, task in enumerate(self.tasks):
             rows = np.flatnonzero(explained == k)
             if len(rows):
-                logits, masks = forward[k]
-                grads[rows] = self._numpy_heads[task].logit_gradient([None if m is None else m[rows] for m in masks],
-                                                                     logits[rows].argmax(axis=1))
+                logits, state = forward[k]
+                grads[rows] = self._numpy_heads[task].logit_gradient(state, rows, logits[rows].argmax(axis=1))
         return probs, level, explained, GradCam(np)(fmap, head_gradients(np, grads, fmap))
 
     def analyse(self, images: np.ndarray, cam: bool = True, cam_task: str | None = None) -> list[CascadeResult]:

@@ -50,6 +50,14 @@ def assemble_cascade(gate: str, a: str, b: str, out: str) -> Path:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    if args.ensemble:
+        from livescope.models.ensemble import ensemble_bundles
+
+        if len(args.ensemble) < 2:
+            raise LivescopeError("--ensemble needs two or more bundles", "give the bundles of several seeds of one recipe")
+        path = ensemble_bundles(args.ensemble, args.out)
+        print(f"wrote ensemble bundle {path} ({len(args.ensemble)} members, mean of their probabilities)")
+        return 0
     if args.cascade:
         path = assemble_cascade(*args.cascade, args.out)
         print(f"wrote cascade bundle {path}")

@@ -81,6 +81,7 @@ class NumpyHead:
             self.layers.append((w.astype(np.float32), b.astype(np.float32), name == "relu"))
 
     def logits(self, pooled: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+        """(logits, state for `logit_gradient`)."""
         x, masks = pooled, []
         for w, b, relu in self.layers:
             x = x @ w + b
@@ -91,12 +92,56 @@ class NumpyHead:
                 masks.append(None)
         return x, masks
 
-    def logit_gradient(self, masks: list[np.ndarray], chosen: np.ndarray) -> np.ndarray:
-        """d logit[chosen] / d pooled, for each row (masks from `logits`)."""
-        grad = self.layers[-1][0][:, chosen].T.copy()  # (B, units of the last hidden layer)
+    def output_gradient(self, masks: list[np.ndarray], coef: np.ndarray) -> np.ndarray:
+        """d (sum_c coef[:, c] * logit[:, c]) / d pooled, for each row."""
+        grad = coef @ self.layers[-1][0].T  # (B, units of the last hidden layer)
         for (w, _b, _relu), mask in zip(reversed(self.layers[:-1]), reversed(masks[:-1]), strict=True):
             grad = (grad * mask) @ w.T
         return grad
+
+    def logit_gradient(self, state: list[np.ndarray], rows: np.ndarray, chosen: np.ndarray) -> np.ndarray:
+        """d logit[chosen] / d pooled, for the given rows (state from `logits`)."""
+        masks = [None if m is None else m[rows] for m in state]
+        return self.output_gradient(masks, np.eye(self.layers[-1][0].shape[1], dtype=np.float32)[chosen])
+
+
+class NumpyEnsembleHead:
+    """An ensemble head (models/ensemble.py): each member's NumpyHead on its slice of the pooled
+    vector, and log(mean softmax) as the logits; its gradient by the chain rule,
+    d log pbar_c / d z_kj = p_kc (delta_cj - p_kj) / (N pbar_c)."""
+
+    def __init__(self, head):
+        from livescope.models.ensemble import member_heads
+
+        self.members = [(start, stop, NumpyHead(h)) for start, stop, h in member_heads(head)]
+
+    def logits(self, pooled: np.ndarray):
+        probs, states = [], []
+        for start, stop, member in self.members:
+            z, masks = member.logits(pooled[:, start:stop])
+            probs.append(softmax(z))
+            states.append(masks)
+        mean = np.mean(probs, axis=0)
+        return np.log(np.maximum(mean, 1e-30)), (probs, mean, states)
+
+    def logit_gradient(self, state, rows: np.ndarray, chosen: np.ndarray) -> np.ndarray:
+        probs, mean, states = state
+        n = len(self.members)
+        grads = []
+        for (_start, _stop, member), p, masks in zip(self.members, probs, states, strict=True):
+            p = p[rows]
+            pc = p[np.arange(len(rows)), chosen]
+            onehot = np.eye(p.shape[1], dtype=np.float32)[chosen]
+            coef = (pc / (n * mean[rows, chosen]))[:, None] * (onehot - p)
+            grads.append(member.output_gradient([None if m is None else m[rows] for m in masks], coef))
+        return np.concatenate(grads, axis=1)
+
+
+def numpy_head(head):
+    """The NumPy form of a head: plain Dense/ReLU, or an ensemble of them."""
+    from livescope.models.ensemble import is_ensemble_head
+
+    return NumpyEnsembleHead(head) if is_ensemble_head(head) else NumpyHead(head)
 
 
 def softmax(x: np.ndarray) -> np.ndarray:

@@ -16,7 +16,7 @@ import numpy as np
 
 from livescope import RESEARCH_NOTICE, __version__
 from livescope.cam.heatmap import blend
-from livescope.card import json_default
+from livescope.card import backbone_summary, ensemble_members, json_default
 from livescope.live.decision import LDRF
 from livescope.live.episodes import EpisodeTracker
 
@@ -105,7 +105,8 @@ def write_reports(out: Path, pipeline, source_name: str, settings: dict, pdf: bo
     report = {
         "livescope_version": __version__, "notice": RESEARCH_NOTICE, "source": source_name,
         "model": {"name": cascade.name, "bundle": str(cascade.path),
-                  "backbone": card.get("backbone", {}).get("name"), "input_size": card["input_size"],
+                  "backbone": card.get("backbone", {}).get("name"), "members": ensemble_members(card),
+                  "input_size": card["input_size"],
                   "tasks": {k: v["labels"] for k, v in card["tasks"].items()},
                   "thresholds": cascade.thresholds, "engine": cascade.engine,
                   "intended_use": card.get("intended_use", RESEARCH_NOTICE),
@@ -195,7 +196,8 @@ def card_table(card: dict) -> str:
     esc = html.escape
     bb = card.get("backbone", {})
     rows = [("model", card.get("name") or bb.get("name")),
-            ("backbone", f"{bb.get('name')} at {card['input_size']}x{card['input_size']} px, weights: {bb.get('weights')}"),
+            ("backbone", f"{backbone_summary(card)} at {card['input_size']}x{card['input_size']} px, weights: "
+                         f"{bb.get('weights')}"),
             ("tasks", "; ".join(f"{t}: {', '.join(v['labels'])}" for t, v in card["tasks"].items())),
             ("intended use", card.get("intended_use") or RESEARCH_NOTICE),
             ("training data", card.get("synthetic_data_notice") or "see the bundle's card.json"),

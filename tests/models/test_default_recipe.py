@@ -11,9 +11,9 @@ def test_recipe_trains_measures_and_writes_a_card(real_data, tmp_path):
     from livescope.recipes.default import REAL_FORWARD_WEIGHT, Schedule, train_default
 
     out = train_default(tmp_path / "bundle", real_data=str(real_data), size=32, phantom_count=24, b_count=12,
-                        work=tmp_path / "work", video_check=False, test_count=12, test_b_count=6)
+                        work=tmp_path / "work", video_check=False, test_count=12, test_b_count=6, members=2)
     card = json.loads((out / "card.json").read_text())
-    assert card["command"].startswith("livescope train --recipe default")
+    assert card["command"].startswith("livescope train --recipe default") and "--members 2" in card["command"]
     # The recipe's own schedule, as the documented command runs it (no epochs given).
     assert card["training"]["schedule"]["epochs"] == Schedule.epochs
     assert card["training"]["stages"]["phantom_only"]["epochs"] == Schedule.epochs
@@ -42,8 +42,15 @@ def test_recipe_trains_measures_and_writes_a_card(real_data, tmp_path):
     assert all(0 <= e["p_retroflex"] <= 1 for e in loo["images"])
     assert set(m["phantom_test"]) >= {"gate_accuracy", "A_accuracy", "B_accuracy"}
     assert card["preprocessing"]["mask_outside_area"] is True
+    # An ensemble of two runs (seeds 0 and 1), each trained and scored on its own, on one real split.
+    assert card["backbone"]["members"] == 2 and card["backbone"]["member_seeds"] == [0, 1]
+    assert [e["seed"] for e in sim["members"]] == [0, 1]
+    assert [e["seed"] for e in card["training"]["stages"]["with_real"]["members"]] == [0, 1]
+    for e in loo["images"]:  # the ensemble's probability is the mean of its members' (each trained without it)
+        assert len(e["members_p_retroflex"]) == 2
+        assert abs(e["p_retroflex"] - np.mean(e["members_p_retroflex"])) < 2e-3
     text = (out / "README.md").read_text()
-    assert "not for diagnosis" in text.lower() and "Leave-one-out" in text
+    assert "not for diagnosis" in text.lower() and "Leave-one-out" in text and "an ensemble of 2" in text
     # The bundle it wrote runs as the live cascade does.
     res = Cascade(out).analyse(np.zeros((2, 32, 32, 3), np.uint8), cam=False)
     assert len(res) == 2 and res[0].probs["gate"].shape == (2,)
@@ -53,8 +60,9 @@ def test_phantom_only_recipe_ships_the_phantom_model(real_data, tmp_path):
     from livescope.recipes.default import train_default
 
     out = train_default(tmp_path / "sim", real_data="none", size=32, epochs=1, phantom_count=24, b_count=12,
-                        work=tmp_path / "work", video_check=False, test_count=12, test_b_count=6)
+                        work=tmp_path / "work", video_check=False, test_count=12, test_b_count=6, members=1)
     card = json.loads((out / "card.json").read_text())
     assert card["data"]["real"] is None and "--real-data none" in card["command"]
+    assert card["backbone"]["members"] == 1 and "--members 1" in card["command"]
     assert "leave_one_out" not in card["metrics"] and card["metrics"]["sim_to_real"]["of"] == 3
     assert "only (no real image)" in card["synthetic_data_notice"]

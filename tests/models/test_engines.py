@@ -7,15 +7,17 @@ from livescope.models.cascade import Cascade
 from livescope.models.engines import engine_available
 
 
+@pytest.mark.parametrize("kind", ["one model", "ensemble"])
 @pytest.mark.parametrize("engine", ["litert", "onnx"])
-def test_engines_agree_with_keras(tiny_bundles, phantom_set, engine):
+def test_engines_agree_with_keras(tiny_bundles, tiny_ensemble, phantom_set, engine, kind):
     if not engine_available(engine)[0]:
         pytest.skip(f"{engine} is not installed: {engine_available(engine)[1]}")
     from livescope.data.dataset import load_images, load_labelled
 
+    bundle = tiny_bundles["cascade"] if kind == "one model" else tiny_ensemble["ensemble"]
     ds = load_labelled(phantom_set, "B")
-    keras_c = Cascade(tiny_bundles["cascade"], engine="keras")
-    fast = Cascade(tiny_bundles["cascade"], engine=engine)
+    keras_c = Cascade(bundle, engine="keras")
+    fast = Cascade(bundle, engine=engine)
     images, _, _ = load_images(ds.paths[:6] + load_labelled(phantom_set, "gate").paths[:6], keras_c.size, False,
                                progress=False)
     for cam_task in (None, "gate", "A", "B"):

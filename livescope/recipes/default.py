@@ -550,7 +550,7 @@ def _train_member(job: _Job, s: int, test_count: int, test_b_count: int) -> dict
                  stages, len(x))
     save_bundle(model, card, sim_dir)
     run = {"seed": s, "stages": stages, "phantom_only": sim_dir, "samples": len(x), "leave_one_out": []}
-    if job.split is not None:
+    if job.split is not None and not job.single:  # one member's figure is the recipe's own
         r = score_real(Cascade(sim_dir, engine=job.engine), job.real_images, job.split, "")
         run["sim_to_real"] = {"gated_in": r["gated_in"], "of": r["of"], "summary": r["summary"],
                               "p_retroflex": [e["p_retroflex"] for e in r["retroflex"]]}
@@ -589,14 +589,13 @@ def _stages(runs: list[dict]) -> dict:
 
 
 def _combined(bundles: list[Path], out: Path, card: dict) -> Path:
-    """One bundle from the members' bundles: the member itself when there is one, else their ensemble."""
+    """One bundle from the members' bundles: the member itself when there is one (one member's
+    bundles are already where they belong), else their ensemble saved at `out`."""
     from livescope.models.bundle import load_bundle
     from livescope.models.ensemble import ensemble_model
 
     if len(bundles) == 1:
-        if Path(bundles[0]) != Path(out):
-            save_bundle(load_bundle(bundles[0])[0], card, out)
-        return Path(out)
+        return Path(bundles[0])
     return save_bundle(ensemble_model([load_bundle(b)[0] for b in bundles]), card, out)
 
 

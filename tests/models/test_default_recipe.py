@@ -66,3 +66,22 @@ def test_phantom_only_recipe_ships_the_phantom_model(real_data, tmp_path):
     assert card["backbone"]["members"] == 1 and "--members 1" in card["command"]
     assert "leave_one_out" not in card["metrics"] and card["metrics"]["sim_to_real"]["of"] == 3
     assert "only (no real image)" in card["synthetic_data_notice"]
+
+
+def test_one_member_recipe_ships_one_model(real_data, tmp_path):
+    """`--members 1`: one model, as before the ensemble (no member lists, the fine-tuned model itself)."""
+    from livescope.models.cascade import Cascade
+    from livescope.recipes.default import train_default
+
+    out = train_default(tmp_path / "one", real_data=str(real_data), size=32, epochs=1, finetune_epochs=1,
+                        phantom_count=24, b_count=12, work=tmp_path / "work", video_check=False, test_count=12,
+                        test_b_count=6, members=1)
+    card = json.loads((out / "card.json").read_text())
+    assert card["backbone"]["members"] == 1 and "--members 1" in card["command"]
+    m = card["metrics"]
+    assert "members" not in m["sim_to_real"] and len(m["leave_one_out"]["images"]) == 3
+    assert all("members_p_retroflex" not in e for e in m["leave_one_out"]["images"])
+    assert "members" not in card["training"]["stages"]["with_real"]
+    # One backbone, not several side by side.
+    cascade = Cascade(out, engine="keras")
+    assert not any(layer.name.startswith("backbone_member") for layer in cascade.backbone.layers)

@@ -2,8 +2,8 @@
 backbone, the same head weights, the same phantom images), differing only in the order and
 augmentation of the data; then the uniform average of their weights (a "model soup").
 
-    python tools/phantom_only_orders.py runs/orders --seed 0 --orders 1,2 --reuse runs/default-recipe/phantom-only
-    python tools/sim_to_real_ensemble.py runs/default-recipe/phantom-only runs/orders/order1 runs/orders/order2 runs/orders/soup
+    python tools/phantom_only_orders.py runs/orders --seed 0 --orders 1,2 --reuse runs/default-recipe/phantom-only-seed0
+    python tools/sim_to_real_ensemble.py runs/default-recipe/phantom-only-seed0 runs/orders/order1 runs/orders/order2 runs/orders/soup
 
 Order 0 is the recipe's own stage 2 (`--reuse` takes an existing one instead of training it again).
 An experiment on run-to-run noise for the README's sim-to-real table, not part of the recipe.

@@ -1,9 +1,10 @@
 """Several phantom-only bundles scored on the real HyperKvasir frames, alone and as an ensemble.
 
     livescope train --recipe default --out runs/s2r-seed1 --seed 1 --real-data none   # and --seed 2
-    python tools/sim_to_real_ensemble.py runs/default-recipe/phantom-only runs/s2r-seed1 runs/s2r-seed2
+    python tools/sim_to_real_ensemble.py runs/default-recipe/phantom-only-seed{0,1,2,3}
 
-Prints, for each bundle and for the mean of their gate probabilities, P(retroflex) of the 3 real
+Prints, for each bundle, for the mean of their gate probabilities (what `livescope train
+--ensemble` ships) and for the mean of their logits, P(retroflex) of the 3 real
 hemorrhoid views, how many of the other real retroflexed views (the shaft in view, found by the
 class map's audit) are gated in, and the false-positive rate at the card's enter threshold on all
 real forward views and on split 0's held-out ones (the same split for every bundle, so the rows
@@ -46,7 +47,8 @@ def main() -> None:
     split = real_split(real, 0, args.map)
     named = {"retroflex": "retroflex", "forward": "forward_all", "held-out forward": "forward_test",
              "shaft in view": "gate_only_all"}  # this tool's rows: the recipe's scored sets
-    sets = {k: scored_sets(split)[v] for k, v in named.items()}
+    by_name = scored_sets(split)
+    sets = {k: by_name[v] for k, v in named.items()}
     loaded = _load_scored_sets(real, split, SIZE)
     images = {k: loaded[v] for k, v in named.items()}
     # The part of the forward views the recipe's fine-tune trains on: the one to choose by.
@@ -60,14 +62,17 @@ def main() -> None:
         p_retroflex.append({k: np.array([r.probs["gate"][gate] for i in range(0, len(x), 32)
                                          for r in cascade.analyse(x[i:i + 32], cam=False)])
                             for k, x in images.items()})
-    rows = [(str(b), [p]) for b, p in zip(args.bundles, p_retroflex, strict=True)]
-    rows.append((f"mean of {len(p_retroflex)}", p_retroflex))
-    rows.append((f"mean log-odds of {len(p_retroflex)}", p_retroflex))
-    for name, group in rows:
-        if name.startswith("mean log-odds"):  # what averaging the members' logits gives (2 classes)
-            mean = {k: 1 / (1 + np.exp(-np.mean([_logit(p[k]) for p in group], axis=0))) for k in sets}
-        else:
-            mean = {k: np.mean([p[k] for p in group], axis=0) for k in sets}
+    def mean_probability(ps: list[np.ndarray]) -> np.ndarray:
+        return np.mean(ps, axis=0)
+
+    def mean_logit(ps: list[np.ndarray]) -> np.ndarray:  # what averaging the members' logits gives (2 classes)
+        return 1 / (1 + np.exp(-np.mean([_logit(p) for p in ps], axis=0)))
+
+    rows = [(str(b), [p], mean_probability) for b, p in zip(args.bundles, p_retroflex, strict=True)]
+    rows.append((f"mean of {len(p_retroflex)}", p_retroflex, mean_probability))
+    rows.append((f"mean log-odds of {len(p_retroflex)}", p_retroflex, mean_logit))
+    for name, group, combine in rows:
+        mean = {k: combine([p[k] for p in group]) for k in sets}
         gated = int((mean["retroflex"] >= enter).sum())
         print(f"{name}: P(retroflex) {[round(float(v), 2) for v in mean['retroflex']]} -> {gated} of {len(sets['retroflex'])} "
               f"gated in at {enter}; other retroflexed views {int((mean['shaft in view'] >= enter).sum())} of "

@@ -22,6 +22,8 @@ import numpy as np
 
 from livescope.errors import LivescopeError
 
+COMBINE = "mean of the members' probabilities"  # what a card says of how an ensemble combines
+
 
 @keras.saving.register_keras_serializable(package="livescope")
 class FeatureSlice(keras.layers.Layer):
@@ -104,7 +106,7 @@ def ensemble_model(models: list) -> keras.Model:
     return assemble(backbone, heads)
 
 
-def ensemble_bundles(bundles: list[str | Path], out: str | Path, card_extra: dict | None = None) -> Path:
+def ensemble_bundles(bundles: list[str | Path], out: str | Path) -> Path:
     """`livescope train --ensemble B1 B2 ... --out DIR`: one bundle whose card is the first member's
     (labels, input size, thresholds, preprocessing: they must agree), with the members listed."""
     from livescope.card import read_card
@@ -117,11 +119,10 @@ def ensemble_bundles(bundles: list[str | Path], out: str | Path, card_extra: dic
             if card.get(key) != first.get(key):
                 raise LivescopeError(f"{b}: its card's {key} differs from {bundles[0]}'s",
                                      "ensemble only bundles made by one recipe (same labels, size and preprocessing)")
-    card = {**read_card(Path(bundles[0])), **(card_extra or {})}
-    card["backbone"] = {**card.get("backbone", {}), "members": len(bundles),
-                        "combine": "mean of the members' probabilities"}
+    card = read_card(Path(bundles[0]))
+    card["backbone"] = {**card.get("backbone", {}), "members": len(bundles), "combine": COMBINE}
     card["backbone"].pop("member_seeds", None)  # the recipe's own; these members are listed below
-    card["ensemble"] = {"combine": "mean of the members' probabilities", "members": [
+    card["ensemble"] = {"combine": COMBINE, "members": [
         {"bundle": str(b), "name": c.get("name"), "command": c.get("command"), "date": c.get("date")}
         for b, (_, c) in zip(bundles, loaded, strict=True)]}
     card.pop("metrics", None)  # the members' figures are not the ensemble's

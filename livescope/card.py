@@ -88,11 +88,16 @@ def resolve_bundle(path: str | Path | None) -> Path:
     return Path(path)
 
 
+def utc_now() -> str:
+    """The time a card or one of its figures was made, as the card writes it."""
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+
+
 def make_card(**fields) -> dict:
     card = {
         "format": "livescope-bundle/1",
         "livescope_version": __version__,
-        "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "date": utc_now(),
         "notice": RESEARCH_NOTICE,
         "thresholds": dict(DEFAULT_THRESHOLDS),
     }

@@ -89,6 +89,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                         "mean of their probabilities (live, every engine and Grad-CAM as for one model)")
     p.add_argument("--members", type=int, default=None, metavar="N",
                    help="--recipe default: train N members (seeds SEED..SEED+N-1) and ship their ensemble (default 4)")
+    p.add_argument("--check-videos", type=int, default=None, metavar="N",
+                   help="--recipe default: replay N phantom check videos at the end (seeds 3000+SEED..; the first "
+                        "is metrics.phantom_video, all N summed are metrics.phantom_videos; default 4, 0: none)")
     p.add_argument("--recipe", choices=["default"], help="'default' retrains models/default from scratch (seeded)")
     p.add_argument("--real-data", default=None,
                    help="the default recipe's real images: the HyperKvasir folder (default ../shared/data/"
@@ -175,8 +178,16 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
 
 def _add_score(sub: argparse._SubParsersAction) -> None:
     sc = sub.add_parser("score", help="compare a run's frames.jsonl with the phantom's truth JSON")
-    sc.add_argument("run_dir")
-    sc.add_argument("truth")
+    sc.add_argument("run_dir", nargs="?", help="a run folder (its frames.jsonl); not with --check-videos")
+    sc.add_argument("truth", nargs="?", help="the phantom video's truth JSON")
+    sc.add_argument("--check-videos", default=None, metavar="SEEDS",
+                    help="instead of one run: make the recipe's phantom check videos SEEDS (offsets from 3000: "
+                         "0-3, or 0,100-111; each 90 s, 1280x720, episodes Rf1, normal, Rf2, Rf0), replay each "
+                         "through --model and sum their episodes")
+    sc.add_argument("--work", default="runs/video-checks",
+                    help="with --check-videos: where the videos (made once) and the runs go")
+    sc.add_argument("--card", action="store_true",
+                    help="with --check-videos: also record the figures in the model's card (metrics.phantom_videos)")
     sc.add_argument("--out", default=None, help="write the JSON here too")
     sc.add_argument("--resmooth", action="store_true",
                     help="re-run the smoothing and episode decisions on the run's raw probabilities with the "

@@ -74,6 +74,9 @@ def _main_without_tf(argv: list[str]) -> tuple[int, str, bool]:
     (["run", "/nonexistent/video.mp4", "--out", "/tmp/x"], "does not exist"),
     (["explain", "/nonexistent/still.png", "--out", "/tmp/x.png"], "does not exist"),
     (["demo", "--port", "70000"], "is not a port number"),
+    (["score", "--check-videos", "a-b"], "are not numbers"),
+    (["score", "--check-videos", "0", "runs/x", "truth.json"], "makes and scores its own runs"),
+    (["score"], "needs a run folder and the phantom's truth JSON"),
 ])
 def test_bad_paths_and_ports_fail_before_tensorflow_loads(argv, needle):
     rc, err, tf_loaded = _main_without_tf(argv)

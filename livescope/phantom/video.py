@@ -177,6 +177,11 @@ class ProcedureRenderer:
         cv2.copyTo(content, self.picture, frame[y:y + ah, x:x + aw])
         return frame
 
+    def frame_of(self, kind: str, grade: str = "", angle: float = 0.0, zoom: float = 1.0, index: int = 0) -> np.ndarray:
+        """One processor frame of a fresh scene as a procedure video shows it (the camera at rest
+        at `angle` and `zoom`): to compare what video frames and stills show of one class."""
+        return self._finish(self._warp(self._scene(kind, grade), angle, zoom, 0.0, 0.0), index)
+
     def frames(self, segments: list[Segment]):
         """Yield (index, frame) for the whole plan."""
         scenes: dict[int, np.ndarray] = {}

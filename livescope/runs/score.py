@@ -217,7 +217,64 @@ def summary_lines(s: dict) -> list[str]:
     return lines
 
 
+def checks_summary_lines(s: dict) -> list[str]:
+    """The summed check videos in words."""
+    flicker = s["flicker_changes_per_min"]
+    wrong = ", ".join(f"{m['true_grade']} called {m['pred_grade']} (video {m['video_seed']})" for m in s["misgraded"])
+    return [
+        f"check videos: {len(s['videos'])} (seeds {', '.join(str(v) for v in s['videos'])}), episodes "
+        f"{s['check']['episodes']} each",
+        f"episodes: {s['episodes_true']} in the truth, {s['episodes_found']} found, {s['episodes_predicted']} predicted; "
+        f"recall {s['episode_recall']:.3f}, precision {s['episode_precision']:.3f}",
+        f"grade per episode: {s['episodes_graded_right']} of {s['episodes_found']} correct "
+        f"({s['episode_grade_accuracy'] if s['episode_grade_accuracy'] is None else round(s['episode_grade_accuracy'], 3)})"
+        + (f"; wrong: {wrong}" if wrong else ""),
+        "by grade: " + "; ".join(f"{g} {v['graded_right']}/{v['episodes']}" for g, v in s["by_grade"].items()),
+        f"decision delay: median {s['decision_delay_s']['median']} s, max {s['decision_delay_s']['max']} s",
+        f"spurious state changes: {flicker['mean']:.2f} a minute on average, at most {flicker['max']:.2f} "
+        f"({flicker['videos_with_any']} of {len(s['videos'])} videos with any)",
+    ]
+
+
+def run_check_videos(args: argparse.Namespace) -> dict:
+    """`livescope score --check-videos SEEDS`: the recipe's video check on several videos."""
+    import shlex
+
+    from livescope.card import read_card, resolve_bundle, utc_now, write_card
+    from livescope.runs.video_check import parse_seeds, video_checks
+
+    if args.run_dir or args.truth:
+        raise LivescopeError("--check-videos makes and scores its own runs",
+                             "give either a run folder and its truth, or --check-videos SEEDS")
+    seeds = parse_seeds(args.check_videos)
+    bundle = resolve_bundle(args.model)
+    card = read_card(bundle)
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    result = video_checks(bundle, work, seeds, runs=work / bundle.resolve().name)
+    result["command"] = ("livescope score --check-videos " + shlex.quote(args.check_videos)
+                         + (f" --model {shlex.quote(args.model)}" if args.model else ""))
+    result["date"] = utc_now()
+    if args.card:
+        card.setdefault("metrics", {})["phantom_videos"] = result
+        write_card(card, bundle)
+        if (bundle / "README.md").exists() and "--recipe default" in str(card.get("command", "")):
+            from livescope.recipes.default import model_card_markdown
+
+            (bundle / "README.md").write_text(model_card_markdown(card))
+    return result
+
+
 def run_score(args: argparse.Namespace) -> int:
+    if args.check_videos:
+        result = run_check_videos(args)
+        if args.out:
+            Path(args.out).write_text(json.dumps(result, indent=2))
+        print(json.dumps(result, indent=2) if args.json else "\n".join(checks_summary_lines(result)))
+        return 0
+    if not (args.run_dir and args.truth):
+        raise LivescopeError("score needs a run folder and the phantom's truth JSON",
+                             "livescope score RUN_DIR TRUTH.json, or livescope score --check-videos 0-3")
     card = None
     overrides = parse_overrides(args.thresholds)
     if args.resmooth or overrides:

@@ -70,3 +70,21 @@ def test_low_delay_video_has_no_frame_after_its_successor(tmp_path):
         assert r.returncode == 0, r.stderr
         pts = decode_order(out)
         assert len(pts) == 120 and (pts != sorted(pts)) is reordered
+
+
+def test_frame_of_shows_one_scene_inside_the_image_area_only():
+    from livescope.phantom.processor import area_mask
+
+    def frame(seed):
+        r = ProcedureRenderer(np.random.default_rng([seed, 3]), 320, 240, 30.0)
+        return r, r.frame_of("retroflex", "normal", angle=5.0)
+
+    r, f = frame(4)
+    assert f.shape == (240, 320, 3) and f.dtype == np.uint8
+    assert np.array_equal(f, frame(4)[1]) and not np.array_equal(f, frame(5)[1])
+    inside = area_mask(r.style) > 0
+    x, y, aw, ah = r.style.area
+    # The scene fills the image area (the endoscope's picture), and stays out of the rest of the canvas
+    # apart from the on-screen text drawn there.
+    assert f[inside].mean() > 20
+    assert np.array_equal(f[~inside], r.base[~inside])

@@ -42,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from livescope.card import make_card, repo_root, write_card
+from livescope.card import make_card, model_card_markdown, repo_root, write_card
 from livescope.data.class_map import load_map
 from livescope.data.dataset import TASK_LABELS
 from livescope.data.images import read_image
@@ -674,77 +674,6 @@ def _shipped_real_metrics(cascade, real_images, split, schedule, loo: list[dict]
             "images": loo, "gated_in": sum(e["gate_in"] for e in loo), "of": len(loo),
             "gated_in_called_hemorrhoid": sum(1 for e in loo if e["gate_in"] and e["A"] == "hemorrhoid")}
     return m
-
-
-def _stage_words(name: str, stage: dict) -> str:
-    members = stage.get("members", [])
-    reused = sum("reused_from" in m for m in members) if members else int("reused_from" in stage)
-    notes = ([f"the {len(members)} members' times summed"] if members else []) + (
-        [f"{reused} of {len(members)} taken from earlier identical runs, not trained in this one"] if reused and members
-        else ["taken from an earlier identical run, not trained in this one"] if reused else [])
-    return f"{name} {stage['epochs']} epochs in {stage['seconds']:.0f} s" + (f" ({'; '.join(notes)})" if notes else "")
-
-
-def model_card_markdown(card: dict) -> str:
-    m = card.get("metrics", {})
-    real = card["data"].get("real")
-    lines = [
-        "# livescope default model (research use only, not a medical device)", "",
-        card["intended_use"], "",
-        f"- Backbone: {card['backbone']['name']} at {card['input_size']}x{card['input_size']}, "
-        f"{card['backbone']['weights']}"
-        + (f"; an ensemble of {card['backbone']['members']} (seeds {card['backbone']['member_seeds']}), "
-           f"{card['backbone']['combine']}" if card["backbone"].get("members", 1) > 1 else "")
-        + f". Why: {card['backbone']['why']}.",
-        f"- Heads: gate {card['tasks']['gate']['labels']}, A {card['tasks']['A']['labels']}, "
-        f"B {card['tasks']['B']['labels']}; hidden units {card['backbone']['head_units']}.",
-        f"- Retrain: `{card['command']}` on {card['training']['machine']}; stages "
-        + ", ".join(_stage_words(k, v) for k, v in card["training"]["stages"].items()) + ".",
-        f"- Data: phantom ({card['data']['phantom_train']['command']})"
-        + (f"; HyperKvasir split 0 ({real['licence']}): {real['forward_train']} forward views for training, "
-           f"{real['forward_test']} held out; the {real['retroflex_train']} hemorrhoid views in training"
-           + (f", and {real['retroflex_gate_only_train']} of the other retroflexed views (the class map's corrections: "
-              f"the shaft in view in a polyp or colitis image), {real['retroflex_gate_only_test']} held out"
-              if "retroflex_gate_only_train" in real else "") + "." if real else
-           "; no real image."), "",
-        "## Real frames", "",
-        f"- Phantom only (no real image in training): {m.get('sim_to_real', {}).get('summary', 'n/a')}.",
-    ]
-    for e in m.get("sim_to_real", {}).get("retroflex", []):
-        lines.append(f"  - {e['image']}: P(retroflex) {e['p_retroflex']:.2f}, P(hemorrhoid) "
-                     f"{e['p_hemorrhoid'] if e['p_hemorrhoid'] is None else round(e['p_hemorrhoid'], 2)}")
-    for e in m.get("sim_to_real", {}).get("members", []):
-        lines.append(f"  - member seed {e['seed']} alone: {e['summary']}")
-    loo = m.get("leave_one_out")
-    if loo:
-        lines.append(f"- Leave-one-out ({loo['schedule']}): {loo['gated_in']} of {loo['of']} gated in when left out.")
-        for e in loo["images"]:
-            lines.append(f"  - {e['left_out']}: P(retroflex) {e['p_retroflex']:.2f}, A {e['A']}, held-out forward "
-                         f"FPR {100 * e['forward_heldout_fpr']:.1f}%"
-                         + (f"; members {e['members_p_retroflex']}" if "members_p_retroflex" in e else ""))
-    held = m.get("real_retroflex_gate_only_heldout")
-    fwd = m.get("real_forward_heldout")
-    if held and fwd:
-        lines.append(f"- Shipped model, held out: {held['gated_in']} of {held['n']} retroflexed views (shaft in view, "
-                     f"from the polyp and colitis folders) gated in; {100 * fwd['false_positive_rate_at_enter_threshold']:.2f}% "
-                     f"false positives on {fwd['n']} forward views.")
-    lines += ["", m.get("honesty", "")]
-    videos = m.get("phantom_videos")
-    one = m.get("phantom_video")
-    if videos or one:
-        lines += ["", "## Phantom videos", ""]
-    if one:
-        lines.append(f"- Check video {one['video']['seed']} ({one['video']['seconds']} s, episodes {one['video']['episodes']}): "
-                     f"recall {one['episode_recall']:.2f}, precision {one['episode_precision']:.2f}, grade accuracy "
-                     f"{one['episode_grade_accuracy']:.2f}, {one['flicker_changes_per_min']:.2f} spurious changes a minute.")
-    if videos:
-        wrong = "; ".join(f"{w['true_grade']} called {w['pred_grade']} (video {w['video_seed']})" for w in videos["misgraded"])
-        lines.append(f"- {len(videos['videos'])} check videos (seeds {videos['videos'][0]}-{videos['videos'][-1]}, "
-                     f"`{videos['command']}`): {videos['episodes_found']} of {videos['episodes_true']} episodes found, "
-                     f"{videos['episodes_graded_right']} graded right" + (f" ({wrong})" if wrong else "")
-                     + f"; spurious changes {videos['flicker_changes_per_min']['mean']:.2f} a minute on average.")
-    lines += ["", "## Measured", "", "All figures: `card.json`, `metrics`.", ""]
-    return "\n".join(lines)
 
 
 def run_recipe(args: argparse.Namespace) -> int:

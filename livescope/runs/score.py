@@ -240,7 +240,7 @@ def run_check_videos(args: argparse.Namespace) -> dict:
     """`livescope score --check-videos SEEDS`: the recipe's video check on several videos."""
     import shlex
 
-    from livescope.card import read_card, resolve_bundle, utc_now, write_card
+    from livescope.card import model_card_markdown, read_card, resolve_bundle, utc_now, write_card
     from livescope.runs.video_check import parse_seeds, video_checks
 
     if args.run_dir or args.truth:
@@ -259,8 +259,6 @@ def run_check_videos(args: argparse.Namespace) -> dict:
         card.setdefault("metrics", {})["phantom_videos"] = result
         write_card(card, bundle)
         if (bundle / "README.md").exists() and "--recipe default" in str(card.get("command", "")):
-            from livescope.recipes.default import model_card_markdown
-
             (bundle / "README.md").write_text(model_card_markdown(card))
     return result
 

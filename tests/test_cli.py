@@ -77,6 +77,8 @@ def _main_without_tf(argv: list[str]) -> tuple[int, str, bool]:
     (["score", "--check-videos", "a-b"], "are not numbers"),
     (["score", "--check-videos", "0", "runs/x", "truth.json"], "makes and scores its own runs"),
     (["score"], "needs a run folder and the phantom's truth JSON"),
+    (["score", "--check-videos", "0", "--resmooth"], "re-score one recorded run"),
+    (["score", "runs/x", "truth.json", "--card"], "records the figures of --check-videos"),
 ])
 def test_bad_paths_and_ports_fail_before_tensorflow_loads(argv, needle):
     rc, err, tf_loaded = _main_without_tf(argv)

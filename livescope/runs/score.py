@@ -246,6 +246,9 @@ def run_check_videos(args: argparse.Namespace) -> dict:
     if args.run_dir or args.truth:
         raise LivescopeError("--check-videos makes and scores its own runs",
                              "give either a run folder and its truth, or --check-videos SEEDS")
+    if args.resmooth or args.thresholds:
+        raise LivescopeError("--resmooth and --thresholds re-score one recorded run",
+                             "drop them from --check-videos, or give a run folder and its truth")
     seeds = parse_seeds(args.check_videos)
     bundle = resolve_bundle(args.model)
     card = read_card(bundle)
@@ -273,6 +276,8 @@ def run_score(args: argparse.Namespace) -> int:
     if not (args.run_dir and args.truth):
         raise LivescopeError("score needs a run folder and the phantom's truth JSON",
                              "livescope score RUN_DIR TRUTH.json, or livescope score --check-videos 0-3")
+    if args.card:
+        raise LivescopeError("--card records the figures of --check-videos", "add --check-videos SEEDS, or drop --card")
     card = None
     overrides = parse_overrides(args.thresholds)
     if args.resmooth or overrides:

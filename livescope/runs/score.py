@@ -230,7 +230,8 @@ def checks_summary_lines(s: dict) -> list[str]:
         f"({s['episode_grade_accuracy'] if s['episode_grade_accuracy'] is None else round(s['episode_grade_accuracy'], 3)})"
         + (f"; wrong: {wrong}" if wrong else ""),
         "by grade: " + "; ".join(f"{g} {v['graded_right']}/{v['episodes']}" for g, v in s["by_grade"].items()),
-        f"decision delay: median {s['decision_delay_s']['median']} s, max {s['decision_delay_s']['max']} s",
+        "decision delay: " + ("no episode decided" if s["decision_delay_s"]["median"] is None else
+                              f"median {s['decision_delay_s']['median']:.2f} s, max {s['decision_delay_s']['max']:.2f} s"),
         f"spurious state changes: {flicker['mean']:.2f} a minute on average, at most {flicker['max']:.2f} "
         f"({flicker['videos_with_any']} of {len(s['videos'])} videos with any)",
     ]

@@ -163,7 +163,7 @@ def model_card_markdown(card: dict) -> str:
         f"- Backbone: {card['backbone']['name']} at {card['input_size']}x{card['input_size']}, "
         f"{card['backbone']['weights']}"
         + (f"; an ensemble of {card['backbone']['members']} (seeds {card['backbone']['member_seeds']}), "
-           f"{card['backbone']['combine']}" if card["backbone"].get("members", 1) > 1 else "")
+           f"{card['backbone']['combine']}" if ensemble_members(card) > 1 else "")
         + f". Why: {card['backbone']['why']}.",
         f"- Heads: gate {card['tasks']['gate']['labels']}, A {card['tasks']['A']['labels']}, "
         f"B {card['tasks']['B']['labels']}; hidden units {card['backbone']['head_units']}.",

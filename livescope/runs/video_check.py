@@ -85,13 +85,14 @@ def summarise_checks(scores: list[dict]) -> dict:
             called = str(p.get("pred_grade"))
             g["called"][called] = g["called"].get(called, 0) + 1
     flicker = [s["flicker_changes_per_min"] for s in scores]
+    right = sum(bool(p.get("grade_correct")) for p in found)
     return {
         "videos": [s["video"]["seed"] for s in scores], "check": dict(CHECK),
         "episodes_true": len(episodes), "episodes_found": len(found), "episodes_predicted": predicted,
         "episode_recall": len(found) / max(len(episodes), 1),
         "episode_precision": len(found) / max(predicted, 1),
-        "episodes_graded_right": sum(bool(p.get("grade_correct")) for p in found),
-        "episode_grade_accuracy": float(np.mean([bool(p.get("grade_correct")) for p in found])) if found else None,
+        "episodes_graded_right": right,
+        "episode_grade_accuracy": right / len(found) if found else None,
         "by_grade": by_grade,
         "decision_delay_s": {"median": float(np.median(delays)) if delays else None,
                              "max": float(max(delays)) if delays else None},
